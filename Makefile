@@ -1,0 +1,43 @@
+# Referee: every developer and CI task is a target here.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PACKAGES := service verifiers sandbox clients
+
+.PHONY: install serve test lint format typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create the virtualenv with Referee and its dev tools
+
+serve: install  ## run the server on the embedded default (127.0.0.1:8000)
+	$(BIN)/referee serve
+
+test: install  ## run the whole test suite
+	$(BIN)/pytest
+
+# mypy needs a static layout of the `referee` namespace: folders mapped by
+# package-dir are linked under .typecheck/referee/.
+typecheck: install
+	@mkdir -p .typecheck/referee
+	@for p in $(PACKAGES); do ln -sfn ../../$$p .typecheck/referee/$$p; done
+	$(BIN)/mypy $(addprefix -p referee.,$(PACKAGES))
+
+lint: install typecheck  ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install  ## the math scoring benchmark (prints ratios, writes bench/results/)
+	$(BIN)/python bench/score_math.py
+
+clean:
+	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -1,0 +1,122 @@
+"""The app factory. Resources (worker pool, cache, metrics) open in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from referee import verifiers
+from referee.service.cache import ResultCache
+from referee.service.dispatch.pool import PoolConfig, PoolEvents, WorkerPool
+from referee.service.engine import Engine
+from referee.service.metrics import Metrics
+from referee.service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from referee.service.routes import router
+from referee.service.settings import Settings
+from referee.service.version import __version__
+
+__all__ = ["build_engine", "create_app"]
+
+log = logging.getLogger("referee")
+
+
+def parse_default_spec(raw: str | None) -> Any:
+    """A default spec from settings: a name, or JSON for a component or list."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    return json.loads(text) if text[0] in "[{" else text
+
+
+def build_engine(settings: Settings, metrics: Metrics) -> Engine:
+    """A started engine (blocks while the worker processes start)."""
+    verifiers.load_builtin(settings.plugin_modules)
+    events = PoolEvents(
+        on_restart=lambda reason: metrics.worker_restarts.labels(reason).inc(),
+        workers_alive=metrics.workers.set,
+    )
+    pool = WorkerPool(
+        PoolConfig(
+            workers=settings.workers,
+            item_timeout_s=settings.item_timeout_s,
+            hard_grace_s=settings.hard_grace_s,
+            max_tasks=settings.worker_max_tasks,
+            max_rss_mb=settings.worker_max_rss_mb,
+            memory_limit_mb=settings.worker_memory_limit_mb,
+            plugins=settings.plugin_modules,
+        ),
+        events,
+    )
+    pool.start()
+    return Engine(
+        pool,
+        ResultCache(settings.cache_size),
+        metrics,
+        request_timeout_s=settings.request_timeout_s,
+        chunk_size=settings.chunk_size,
+        default_verifier=parse_default_spec(settings.default_verifier),
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it can be a megabyte of model output.
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A Referee app; the worker pool starts when the app's lifespan starts."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await asyncio.to_thread(build_engine, settings, metrics)
+        app.state.engine = engine
+        log.info("referee ready with %d worker processes", settings.workers)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(engine.pool.close)
+
+    app = FastAPI(
+        title="Referee",
+        version=__version__,
+        description="Verifiable reward server for RL of reasoning models.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_errors(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,171 @@
+"""The ``referee`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from referee.service.version import __version__
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Referee: a verifiable reward server for RL of reasoning models.",
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port [8000].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Verifier worker processes [one per CPU].")
+    ] = None,
+) -> None:
+    """Run the HTTP server on the embedded default (in-process worker pool)."""
+    import uvicorn
+
+    from referee.service.app import create_app
+    from referee.service.settings import Settings
+
+    overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+def _parse_spec(spec: str) -> Any:
+    text = spec.strip()
+    return json.loads(text) if text[:1] in "[{" else text
+
+
+def _read_items(path: Path) -> list[dict[str, Any]]:
+    from referee.service.schemas import ItemIn
+
+    items: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(ItemIn.model_validate_json(line).model_dump())
+            except ValueError as exc:
+                raise typer.BadParameter(f"{path}:{n}: {exc}") from None
+    return items
+
+
+@app.command()
+def score(
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL, one item a line (PROTOCOL.md fields).", exists=True, dir_okay=False
+        ),
+    ],
+    output: Annotated[Path, typer.Argument(help="JSONL of results, in input order.")],
+    verifier: Annotated[
+        str | None, typer.Option(help="Default spec: a name, or JSON for a component or list.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [one per CPU].")] = None,
+    batch: Annotated[int, typer.Option(help="Items per engine call.", min=1)] = 1024,
+) -> None:
+    """Score a JSONL file offline through the same engine as the server."""
+    from tqdm import tqdm
+
+    from referee.service.app import build_engine
+    from referee.service.engine import BadRequest, ItemInput
+    from referee.service.metrics import Metrics
+    from referee.service.settings import Settings
+
+    overrides: dict[str, Any] = {"workers": workers} if workers else {}
+    settings = Settings(**overrides)
+    raw_items = _read_items(input)
+    spec = _parse_spec(verifier) if verifier else None
+    engine = build_engine(settings, Metrics())
+    counts: dict[str, int] = {}
+    try:
+        with (
+            output.open("w", encoding="utf-8") as out,
+            tqdm(total=len(raw_items), unit="item", file=sys.stderr) as bar,
+        ):
+            for start in range(0, len(raw_items), batch):
+                part = [ItemInput(**it) for it in raw_items[start : start + batch]]
+                try:
+                    results = asyncio.run(engine.score(part, spec))
+                except BadRequest as exc:
+                    loc = list(exc.loc)
+                    if loc[:1] == ["items"]:
+                        loc[1] = int(loc[1]) + start
+                    typer.echo(f"error at {'.'.join(map(str, loc))}: {exc.message}", err=True)
+                    raise typer.Exit(2) from None
+                for r in results:
+                    out.write(json.dumps(r.to_wire(), ensure_ascii=False) + "\n")
+                    key = r.outcome or f"error:{r.error.kind if r.error else ''}"
+                    counts[key] = counts.get(key, 0) + 1
+                bar.update(len(part))
+    finally:
+        engine.pool.close()
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    typer.echo(f"scored {len(raw_items)} items -> {output} ({summary})", err=True)
+
+
+@app.command("verifiers")
+def list_verifiers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the registered verifiers with their parameters."""
+    from referee import verifiers
+
+    verifiers.load_builtin()
+    infos: list[dict[str, Any]] = [
+        {
+            "name": v.name,
+            "version": v.version,
+            "description": v.description,
+            "params_schema": v.params_schema(),
+        }
+        for _, v in sorted(verifiers.REGISTRY.items())
+    ]
+    if as_json:
+        typer.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        typer.echo(f"{info['name']} (v{info['version']}): {info['description']}")
+        props = info["params_schema"].get("properties", {})
+        required = set(info["params_schema"].get("required", []))
+        for pname, pschema in props.items():
+            default = "required" if pname in required else f"default {pschema.get('default')!r}"
+            kind = (
+                pschema.get("type")
+                or "|".join(
+                    str(x.get("type", x.get("const", "?"))) for x in pschema.get("anyOf", [])
+                )
+                or ("enum " + "|".join(map(str, pschema["enum"])) if "enum" in pschema else "any")
+            )
+            typer.echo(f"    {pname}: {kind}, {default}")
+
+
+@app.command()
+def version() -> None:
+    """Print Referee's version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,115 @@
+"""The worker process: receives chunks of tasks over a pipe and grades them one by one.
+
+Each task runs under a soft deadline (``ITIMER_REAL`` raising :class:`Deadline`,
+a ``BaseException`` so that libraries catching ``Exception`` cannot swallow it).
+Code stuck in C never sees the signal; for that the parent keeps a hard deadline
+and kills the whole process (see ``pool.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from types import FrameType
+
+from referee import verifiers
+from referee.service.dispatch._task import Task, TaskResult
+from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score
+
+__all__ = ["Deadline", "WorkerConfig", "grade_one", "main"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    item_timeout_s: float
+    memory_limit_mb: int
+    plugins: tuple[str, ...] = ()
+
+
+class Deadline(BaseException):
+    """The soft per-task deadline passed."""
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise Deadline
+
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except OSError:
+        return 0
+
+
+def grade_one(task: Task, timeout_s: float) -> TaskResult:
+    """Grade one task under the soft deadline; every failure becomes a value."""
+    start = time.perf_counter()
+    verifier = verifiers.get(task.verifier)
+    context = task.context if verifier.grade_uses_context else NO_CONTEXT
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        score = verifier.grade(task.extracted, task.reference, task.params, context)
+    except Deadline:
+        score = Score(0.0, Outcome.TIMEOUT, {"limit_s": timeout_s})
+    except MemoryError:
+        score = Score(0.0, Outcome.MEMORY_LIMIT, {})
+    except CannotJudge as exc:
+        return TaskResult.fail(
+            exc.kind, str(exc), retryable=exc.retryable, elapsed_s=time.perf_counter() - start
+        )
+    except Exception as exc:
+        message = f"{task.verifier}: {type(exc).__name__}: {str(exc)[:200]}"
+        return TaskResult.fail(
+            "verifier_error", message, retryable=False, elapsed_s=time.perf_counter() - start
+        )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return TaskResult.ok(score, time.perf_counter() - start)
+
+
+def _limit_memory(limit_mb: int) -> None:
+    if limit_mb > 0:
+        limit = limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pipe's EOF still ends the loop
+        pass
+
+
+def main(conn: Connection, config: WorkerConfig) -> None:
+    """Serve chunks until the pipe closes or ``None`` arrives.
+
+    Sends one ``(TaskResult, rss_kb)`` per task, in order; ``rss_kb`` is measured
+    after the last task of a chunk (0 otherwise) so the parent can recycle us.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    _die_with_parent()
+    verifiers.load_builtin(config.plugins)
+    _limit_memory(config.memory_limit_mb)
+    conn.send("ready")
+    while True:
+        try:
+            chunk: list[Task] | None = conn.recv()
+        except (EOFError, OSError):
+            return
+        if chunk is None:
+            return
+        last = len(chunk) - 1
+        for i, task in enumerate(chunk):
+            result = grade_one(task, config.item_timeout_s)
+            conn.send((result, _rss_kb() if i == last else 0))

@@ -1,0 +1,359 @@
+"""The scoring engine: plan → cache lookup → dispatch → gather → compose.
+
+The engine is what every front end (HTTP, the ``referee score`` CLI) calls. It
+resolves each item's verifier spec, extracts answers (cheap, in this process),
+de-duplicates identical tasks within the request, serves what it can from the
+cache, sends the rest to the worker pool in chunks, and waits no longer than
+the request's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from referee.service.cache import ResultCache, cache_key
+from referee.service.dispatch._task import ErrorInfo, Task, TaskResult
+from referee.service.dispatch.pool import Entry, WorkerPool
+from referee.service.metrics import Metrics
+from referee.verifiers import (
+    Context,
+    InvalidParams,
+    InvalidReference,
+    UnknownVerifier,
+    Verifier,
+)
+from referee.verifiers.compose import Spec, combine, resolve
+
+__all__ = ["BadRequest", "ComponentResult", "Engine", "ItemInput", "ItemResult"]
+
+log = logging.getLogger("referee.engine")
+
+_TASKS_PER_WORKER = 4  # chunks per worker for one batch, for balance across workers
+
+
+class BadRequest(Exception):
+    """The request cannot be scored as sent; ``loc`` names the field (a 422)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInput:
+    """One rollout to judge, as the engine sees it."""
+
+    response: str
+    reference: Any = None
+    id: str | None = None
+    prompt: str | None = None
+    completion_tokens: int | None = None
+    verifier: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentResult:
+    name: str
+    weight: float
+    reward: float | None
+    outcome: str | None
+    details: Mapping[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "weight": self.weight,
+            "reward": self.reward,
+            "outcome": self.outcome,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The judgement of one item, in the shape of PROTOCOL.md's result object."""
+
+    id: str | None
+    status: str
+    reward: float | None
+    outcome: str | None
+    details: Mapping[str, Any]
+    cached: bool
+    error: ErrorInfo | None = None
+    components: tuple[ComponentResult, ...] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "reward": self.reward,
+            "status": self.status,
+            "outcome": self.outcome,
+        }
+        if self.components is not None:
+            out["components"] = [c.to_wire() for c in self.components]
+        out["details"] = dict(self.details)
+        out["cached"] = self.cached
+        out["error"] = (
+            None
+            if self.error is None
+            else {
+                "kind": self.error.kind,
+                "message": self.error.message,
+                "retryable": self.error.retryable,
+            }
+        )
+        return out
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Unique tasks of one request and, per item, which of them it needs."""
+
+    tasks: list[Task] = field(default_factory=list)
+    verifiers: list[Verifier[Any]] = field(default_factory=list)
+    keys: list[bytes] = field(default_factory=list)
+    results: list[TaskResult | None] = field(default_factory=list)
+    cached: list[bool] = field(default_factory=list)
+    items: list[tuple[Spec, list[int], list[bool]]] = field(default_factory=list)
+
+
+class Engine:
+    """Judges batches of items with a worker pool and a result cache."""
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        cache: ResultCache,
+        metrics: Metrics,
+        *,
+        request_timeout_s: float,
+        chunk_size: int,
+        default_verifier: Any = None,
+    ) -> None:
+        self.pool = pool
+        self.cache = cache
+        self.metrics = metrics
+        self.request_timeout_s = request_timeout_s
+        self.chunk_size = chunk_size
+        self.default_verifier = default_verifier
+
+    @property
+    def ready(self) -> bool:
+        return self.pool.alive > 0
+
+    async def score(self, items: Sequence[ItemInput], verifier: Any = None) -> list[ItemResult]:
+        """Judge ``items``; raise BadRequest for a request that cannot be scored as sent."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout_s
+        plan = self._plan(items, verifier)
+        done = threading.Event()  # set when the caller stops waiting: queued work is dropped
+        try:
+            await self._dispatch(plan, deadline, done.is_set)
+        finally:
+            done.set()
+        return [self._compose(items[i], i, plan) for i in range(len(items))]
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def _plan(self, items: Sequence[ItemInput], default: Any) -> _Plan:
+        plan = _Plan()
+        seen: dict[bytes, int] = {}
+        specs: dict[str, Spec] = {}
+        if default is None:
+            default = self.default_verifier
+        for i, item in enumerate(items):
+            raw = item.verifier if item.verifier is not None else default
+            if raw is None:
+                raise BadRequest(
+                    ("items", i, "verifier"),
+                    "no verifier: give one on the item or the request; valid names are "
+                    "listed at GET /verifiers",
+                )
+            loc: tuple[str | int, ...] = (
+                ("items", i, "verifier") if item.verifier is not None else ("verifier",)
+            )
+            spec = self._resolve(raw, specs, loc)
+            context = Context(item.prompt, item.completion_tokens)
+            uniques: list[int] = []
+            dup_flags: list[bool] = []
+            for component in spec.components:
+                v = component.verifier
+                try:
+                    v.validate_reference(item.reference, component.params)
+                except InvalidReference as exc:
+                    raise BadRequest(("items", i, "reference"), f"{v.name}: {exc}") from None
+                try:
+                    extracted = v.extract(item.response, item.reference, component.params, context)
+                except Exception as exc:  # a bug of ours: this item errors, the batch goes on
+                    log.exception("extract of %s failed", v.name)
+                    uniques.append(len(plan.tasks))
+                    dup_flags.append(False)
+                    plan.tasks.append(Task(v.name, component.params, "", item.reference, context))
+                    plan.verifiers.append(v)
+                    plan.keys.append(b"")
+                    plan.results.append(
+                        TaskResult.fail(
+                            "verifier_error",
+                            f"{v.name}: extract failed: {type(exc).__name__}",
+                            retryable=False,
+                        )
+                    )
+                    continue
+                task = Task(v.name, component.params, extracted, item.reference, context)
+                key = cache_key(v, task)
+                index = seen.get(key)
+                if index is None:
+                    index = seen[key] = len(plan.tasks)
+                    plan.tasks.append(task)
+                    plan.verifiers.append(v)
+                    plan.keys.append(key)
+                    plan.results.append(None)
+                    dup_flags.append(False)
+                else:
+                    dup_flags.append(True)
+                uniques.append(index)
+            plan.items.append((spec, uniques, dup_flags))
+        return plan
+
+    @staticmethod
+    def _resolve(raw: Any, memo: dict[str, Spec], loc: tuple[str | int, ...]) -> Spec:
+        memo_key = json.dumps(raw, sort_keys=True)
+        spec = memo.get(memo_key)
+        if spec is None:
+            try:
+                spec = memo[memo_key] = resolve(raw)
+            except (UnknownVerifier, InvalidParams) as exc:
+                raise BadRequest(loc, str(exc)) from None
+        return spec
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    async def _dispatch(
+        self, plan: _Plan, deadline: float, is_cancelled: Callable[[], bool]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        plan.cached = [False] * len(plan.tasks)
+        misses: list[int] = []
+        for u, key in enumerate(plan.keys):
+            if plan.results[u] is not None:
+                continue
+            hit = self.cache.get(key)
+            if hit is not None:
+                plan.results[u] = hit
+                plan.cached[u] = True
+            else:
+                misses.append(u)
+        futures: dict[int, asyncio.Future[TaskResult]] = {}
+        entries: list[Entry] = []
+        for u in misses:
+            fut: asyncio.Future[TaskResult] = loop.create_future()
+            futures[u] = fut
+            entries.append(Entry(plan.tasks[u], _deliverer(loop, fut), is_cancelled))
+        if entries:
+            size = max(
+                1,
+                min(
+                    self.chunk_size,
+                    math.ceil(len(entries) / (self.pool.config.workers * _TASKS_PER_WORKER)),
+                ),
+            )
+            self.metrics.inflight.inc(len(entries))
+            try:
+                for start in range(0, len(entries), size):
+                    self.pool.submit(entries[start : start + size])
+                await asyncio.wait(futures.values(), timeout=max(0.0, deadline - loop.time()))
+            finally:
+                self.metrics.inflight.dec(len(entries))
+        for u, fut in futures.items():
+            if fut.done():
+                result = fut.result()
+                self.cache.put(plan.keys[u], result)
+                if result.elapsed_s:
+                    self.metrics.verifier_seconds.labels(plan.tasks[u].verifier).observe(
+                        result.elapsed_s
+                    )
+            else:
+                result = TaskResult.fail(
+                    "deadline",
+                    "the request's deadline passed before this item was judged",
+                    retryable=True,
+                )
+            plan.results[u] = result
+        lookups = hits = 0
+        for _spec, uniques, dup_flags in plan.items:
+            for u, dup in zip(uniques, dup_flags, strict=True):
+                lookups += 1
+                hits += dup or plan.cached[u]
+        self.metrics.cache_lookups.inc(lookups)
+        self.metrics.cache_hits.inc(hits)
+
+    # -- composition -------------------------------------------------------------------------
+
+    def _compose(self, item: ItemInput, i: int, plan: _Plan) -> ItemResult:
+        spec, uniques, dup_flags = plan.items[i]
+        results: list[TaskResult] = []
+        cached = True
+        for u, dup in zip(uniques, dup_flags, strict=True):
+            result = plan.results[u]
+            if result is None:  # pragma: no cover - every unique task gets a result
+                raise RuntimeError("task without a result")
+            results.append(result)
+            cached = cached and (dup or plan.cached[u])
+        components = tuple(
+            ComponentResult(
+                c.name,
+                c.weight,
+                None if r.score is None else r.score.reward,
+                None if r.score is None else r.score.outcome.value,
+                {} if r.score is None else r.score.details,
+            )
+            for c, r in zip(spec.components, results, strict=True)
+        )
+        for c, r in zip(spec.components, results, strict=True):
+            outcome = "error" if r.score is None else r.score.outcome.value
+            self.metrics.items.labels(c.name, outcome).inc()
+            if r.error is not None:
+                self.metrics.errors.labels(r.error.kind).inc()
+        scores = [r.score for r in results if r.score is not None]
+        if len(scores) < len(results):
+            error = next(r.error for r in results if r.error is not None)
+            return ItemResult(
+                item.id,
+                "error",
+                None,
+                None,
+                {},
+                cached,
+                error,
+                components if spec.composite else None,
+            )
+        reward = combine(spec, scores)
+        if spec.composite:
+            return ItemResult(
+                item.id, "ok", reward, scores[0].outcome.value, {}, cached, None, components
+            )
+        return ItemResult(item.id, "ok", reward, scores[0].outcome.value, scores[0].details, cached)
+
+
+def _deliverer(
+    loop: asyncio.AbstractEventLoop, fut: asyncio.Future[TaskResult]
+) -> Callable[[TaskResult], None]:
+    def set_result(result: TaskResult) -> None:
+        if not fut.done():
+            fut.set_result(result)
+
+    def deliver(result: TaskResult) -> None:
+        # RuntimeError: the loop is gone, so nobody waits for this result any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(set_result, result)
+
+    return deliver

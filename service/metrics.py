@@ -1,0 +1,81 @@
+"""Prometheus metrics, on a registry per app so that several apps can live in one process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+    300,
+)
+
+
+class Metrics:
+    """Every series Referee exports. Safe to update from any thread."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.request_seconds = Histogram(
+            "referee_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "route", "status"],
+            registry=r,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.items = Counter(
+            "referee_items_scored",
+            "Item judgements by verifier and outcome ('error' for errors).",
+            ["verifier", "outcome"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "referee_errors",
+            "Items that could not be judged, by error kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.verifier_seconds = Histogram(
+            "referee_verifier_duration_seconds",
+            "Time a worker spent grading one task.",
+            ["verifier"],
+            registry=r,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.cache_lookups = Counter(
+            "referee_cache_lookups",
+            "Result cache lookups (including in-batch duplicates).",
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "referee_cache_hits", "Result cache hits (including in-batch duplicates).", registry=r
+        )
+        self.worker_restarts = Counter(
+            "referee_worker_restarts",
+            "Worker processes replaced, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.workers = Gauge("referee_workers", "Worker processes alive.", registry=r)
+        self.inflight = Gauge(
+            "referee_items_in_flight",
+            "Tasks dispatched to workers and not yet judged.",
+            registry=r,
+        )

@@ -1,0 +1,116 @@
+"""HTTP routes. Each validates, calls one engine function, returns a response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from referee.service.engine import BadRequest, Engine, ItemInput
+from referee.service.schemas import (
+    ScoreRequest,
+    ScoreResponse,
+    VerifierInfo,
+    VerifiersResponse,
+    spec_to_json,
+)
+from referee.service.settings import Settings
+from referee.verifiers import REGISTRY
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _check_limits(body: ScoreRequest, settings: Settings) -> None:
+    if len(body.items) > settings.max_batch_items:
+        raise HTTPException(
+            413,
+            f"items: {len(body.items)} items exceed max_batch_items={settings.max_batch_items} "
+            "(setting REFEREE_MAX_BATCH_ITEMS); split the batch",
+        )
+    for i, item in enumerate(body.items):
+        if len(item.response) > settings.max_response_chars:
+            raise HTTPException(
+                413,
+                f"items[{i}].response: {len(item.response)} characters exceed "
+                f"max_response_chars={settings.max_response_chars} "
+                "(setting REFEREE_MAX_RESPONSE_CHARS)",
+            )
+
+
+@router.post("/score", response_model=ScoreResponse)
+async def score(body: ScoreRequest, request: Request) -> Response:
+    """Judge a batch of rollouts; results come back in the order of ``items``."""
+    settings: Settings = request.app.state.settings
+    _check_limits(body, settings)
+    items = [
+        ItemInput(
+            response=it.response,
+            reference=it.reference,
+            id=it.id,
+            prompt=it.prompt,
+            completion_tokens=it.completion_tokens,
+            verifier=spec_to_json(it.verifier),
+        )
+        for it in body.items
+    ]
+    try:
+        results = await _engine(request).score(items, spec_to_json(body.verifier))
+    except BadRequest as exc:
+        return JSONResponse(
+            {"detail": [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]},
+            status_code=422,
+        )
+    payload = {"results": [r.to_wire() for r in results]}
+    return Response(
+        json.dumps(payload, ensure_ascii=False, allow_nan=False).encode(),
+        media_type="application/json",
+    )
+
+
+@router.get("/verifiers", response_model=VerifiersResponse)
+async def list_verifiers() -> VerifiersResponse:
+    """Every registered verifier with its version and params schema."""
+    return VerifiersResponse(
+        verifiers=[
+            VerifierInfo(
+                name=v.name,
+                version=v.version,
+                description=v.description,
+                params_schema=v.params_schema(),
+            )
+            for _, v in sorted(REGISTRY.items())
+        ]
+    )
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """The server can score now: worker processes are running."""
+    engine = _engine(request)
+    workers = engine.pool.alive
+    body: dict[str, Any] = {"status": "ready" if engine.ready else "not ready", "workers": workers}
+    return JSONResponse(body, status_code=200 if engine.ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics."""
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -1,0 +1,101 @@
+"""Pydantic models of the HTTP edge (PROTOCOL.md). Inside, the engine uses dataclasses."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+__all__ = [
+    "ComponentOut",
+    "ComponentSpec",
+    "ErrorOut",
+    "ItemIn",
+    "ResultOut",
+    "ScoreRequest",
+    "ScoreResponse",
+    "VerifierInfo",
+    "VerifiersResponse",
+]
+
+
+class ComponentSpec(BaseModel):
+    """One verifier of a spec: ``{"name": "math", "weight": 1.0, "params": {...}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    weight: float = Field(1.0, allow_inf_nan=False)
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+VerifierSpec = str | ComponentSpec | list[str | ComponentSpec]
+
+
+class ItemIn(BaseModel):
+    """One rollout to judge."""
+
+    id: str | None = None
+    response: str
+    reference: JsonValue = None
+    prompt: str | None = None
+    completion_tokens: int | None = Field(None, ge=0)
+    verifier: VerifierSpec | None = None
+
+
+class ScoreRequest(BaseModel):
+    """Body of ``POST /score``."""
+
+    verifier: VerifierSpec | None = None
+    items: list[ItemIn] = Field(min_length=1)
+
+
+class ErrorOut(BaseModel):
+    kind: str
+    message: str
+    retryable: bool
+
+
+class ComponentOut(BaseModel):
+    name: str
+    weight: float
+    reward: float | None
+    outcome: str | None
+    details: dict[str, Any]
+
+
+class ResultOut(BaseModel):
+    id: str | None
+    reward: float | None
+    status: Literal["ok", "error"]
+    outcome: str | None
+    components: list[ComponentOut] | None = Field(
+        None, description="Present only when the spec was a list of components."
+    )
+    details: dict[str, Any]
+    cached: bool
+    error: ErrorOut | None
+
+
+class ScoreResponse(BaseModel):
+    results: list[ResultOut]
+
+
+class VerifierInfo(BaseModel):
+    name: str
+    version: str
+    description: str
+    params_schema: dict[str, Any]
+
+
+class VerifiersResponse(BaseModel):
+    verifiers: list[VerifierInfo]
+
+
+def spec_to_json(spec: VerifierSpec | None) -> Any:
+    """The plain JSON form of a validated spec, as the engine takes it."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, ComponentSpec):
+        return spec.model_dump()
+    return [spec_to_json(s) for s in spec]

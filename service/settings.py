@@ -1,0 +1,64 @@
+"""Settings: one pydantic-settings class, read from ``REFEREE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field is ``REFEREE_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port.")
+    workers: int = Field(
+        default_factory=_default_workers, ge=1, description="Verifier worker processes."
+    )
+    default_verifier: str | None = Field(
+        None, description="Spec used when neither the request nor the item names one."
+    )
+    item_timeout_s: float = Field(
+        10.0, gt=0, description="Soft deadline per item; past it the outcome is timeout."
+    )
+    hard_grace_s: float = Field(
+        2.0, gt=0, description="Extra time before a stuck worker is killed from outside."
+    )
+    request_timeout_s: float = Field(
+        300.0, gt=0, description="Deadline of a whole request; unfinished items get error deadline."
+    )
+    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest request body.")
+    max_batch_items: int = Field(4096, gt=0, description="Most items in one request.")
+    max_response_chars: int = Field(
+        2_000_000, gt=0, description="Longest response text of one item, in characters."
+    )
+    cache_size: int = Field(
+        100_000, ge=0, description="Results kept in the in-process LRU cache (0 disables)."
+    )
+    chunk_size: int = Field(
+        32, ge=1, description="Most items sent to a worker process in one message."
+    )
+    worker_max_tasks: int = Field(2000, ge=1, description="Tasks before a worker is recycled.")
+    worker_max_rss_mb: int = Field(1024, ge=64, description="RSS that makes a worker recycle.")
+    worker_memory_limit_mb: int = Field(
+        4096, ge=0, description="Address-space limit of a worker process (0: none)."
+    )
+    plugins: str = Field(
+        "",
+        description="Comma-separated modules that register extra verifiers, imported by "
+        "the server and by every worker process.",
+    )
+    log_level: str = Field("info", description="Log level.")
+
+    @property
+    def plugin_modules(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.plugins.split(",") if m.strip())
