@@ -112,6 +112,7 @@ class WorkerPool:
         self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
         self._slots = [_Slot(i) for i in range(config.workers)]
         self._alive = 0
+        self._completed = 0
         self._lock = threading.Lock()
         self._closed = False
         self._worker_config = WorkerConfig(
@@ -147,6 +148,11 @@ class WorkerPool:
     def alive(self) -> int:
         """Worker processes currently running."""
         return self._alive
+
+    @property
+    def completed(self) -> int:
+        """Tasks judged (or killed) by workers since the pool started."""
+        return self._completed
 
     def submit(self, chunk: list[Entry]) -> None:
         if self._closed:
@@ -219,6 +225,8 @@ class WorkerPool:
                     score = Score(0.0, Outcome.TIMEOUT, {"limit_s": self.config.item_timeout_s})
                     entry.deliver(TaskResult.ok(score, hard_s, killed=True))
                     done += 1
+                    with self._lock:
+                        self._completed += 1
                     break
                 try:
                     result, rss_kb = worker.conn.recv()
@@ -238,6 +246,8 @@ class WorkerPool:
                 entry.deliver(result)
                 done += 1
                 worker.served += 1
+                with self._lock:
+                    self._completed += 1
             else:
                 self._maybe_recycle(slot, rss_kb)
                 return
