@@ -37,6 +37,7 @@ __all__ = ["BadRequest", "ComponentResult", "Engine", "ItemInput", "ItemResult"]
 log = logging.getLogger("referee.engine")
 
 _TASKS_PER_WORKER = 4  # chunks per worker for one batch, for balance across workers
+_INLINE_PLAN_CHARS = 256 * 1024  # larger requests are planned in a thread
 
 
 class BadRequest(Exception):
@@ -154,7 +155,11 @@ class Engine:
         """Judge ``items``; raise BadRequest for a request that cannot be scored as sent."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout_s
-        plan = self._plan(items, verifier)
+        if sum(len(item.response) for item in items) > _INLINE_PLAN_CHARS:
+            # Extraction is linear but not free: keep the event loop answering.
+            plan = await asyncio.to_thread(self._plan, items, verifier)
+        else:
+            plan = self._plan(items, verifier)
         done = threading.Event()  # set when the caller stops waiting: queued work is dropped
         try:
             await self._dispatch(plan, deadline, done.is_set)

@@ -43,47 +43,55 @@ def answer_region(response: str, open_tag: str = "<think>", close_tag: str = "</
     return response
 
 
-def _matching_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``start``, or -1 when unbalanced."""
+_BRACE_OR_ESCAPE = re.compile(r"\\.|[{}]", re.DOTALL)
+
+
+def _matching_brace(text: str, start: int, stop: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``start``, or -1 if none before ``stop``."""
     depth = 0
-    i = start
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2  # an escaped brace \{ does not count
-            continue
+    for match in _BRACE_OR_ESCAPE.finditer(text, start, stop):
+        c = match.group()
         if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return i
-        i += 1
+                return match.start()
+        # an escaped character (\{, \}, \\) does not count
     return -1
 
 
+_SPACE_ARGUMENT = re.compile(r"[ \t]+([^\s$]+)")
+
+
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox``, or ``\\boxed 5``)."""
-    end = len(text)
+    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox``, or ``\\boxed 5``).
+
+    Linear time: when a box is unbalanced, every earlier box still open where it
+    starts is unbalanced too, so the scan of an earlier box stops there.
+    """
+    stop = len(text)
+    # The last occurrence of each command before the current position; only the
+    # one just consumed is searched again, so each is scanned once overall.
+    found = {cmd: text.rfind(cmd) for cmd in _BOXED_COMMANDS}
     while True:
-        pos = max(text.rfind(cmd, 0, end) for cmd in _BOXED_COMMANDS)
+        cmd = max(found, key=found.__getitem__)
+        pos = found[cmd]
         if pos < 0:
             return None
-        cmd_len = len("\\boxed") if text.startswith("\\boxed", pos) else len("\\fbox")
-        i = pos + cmd_len
+        found[cmd] = text.rfind(cmd, 0, pos)
+        i = pos + len(cmd)
         if i < len(text) and text[i] == "{":
-            close = _matching_brace(text, i)
+            close = _matching_brace(text, i, stop)
             if close >= 0:
                 return text[i + 1 : close]
-        elif i < len(text) and text[i] == " ":
-            # "\boxed 5" form: the argument is the next token.
-            rest = text[i + 1 :].lstrip()
-            token = rest.split(maxsplit=1)[0] if rest.strip() else ""
-            token = token.rstrip("$.,;")
-            if token:
-                return token
-        end = pos
+            stop = pos
+        else:
+            match = _SPACE_ARGUMENT.match(text, i)
+            if match is not None:
+                token = match.group(1).rstrip(".,;")
+                if token:
+                    return token
 
 
 def last_answer_tag(
