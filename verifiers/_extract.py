@@ -10,6 +10,7 @@ import re
 
 __all__ = [
     "answer_region",
+    "balanced_braces",
     "last_answer_tag",
     "last_boxed",
     "last_number",
@@ -18,9 +19,12 @@ __all__ = [
 
 _BOXED_COMMANDS = ("\\boxed", "\\fbox")
 _SPACE = re.compile(r"\s+")
-# Numbers as models write them: -1,234.5  3.14  1/2  .5  1e-3 ; the last one wins.
+# Numbers as models write them: -1,234.5  3.14  1/2  .5  1e-3, also with a Unicode minus
+# sign (U+2212); the last one wins.
+# The lookahead makes every position that cannot start a number fail at once.
 _NUMBER = re.compile(
-    r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?(?:/\d+)?(?![\w])"
+    r"(?<![\w.])[-\u2212]?(?=\.?\d)(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?"
+    r"(?:/\d+)?(?!\w)"
 )
 
 
@@ -61,6 +65,20 @@ def _matching_brace(text: str, start: int, stop: int) -> int:
     return -1
 
 
+def balanced_braces(text: str) -> bool:
+    """Whether every ``{`` in the text is closed in order (escaped braces aside)."""
+    depth = 0
+    for match in _BRACE_OR_ESCAPE.finditer(text):
+        c = match.group()
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
 _SPACE_ARGUMENT = re.compile(r"[ \t]+([^\s$]+)")
 
 
@@ -81,13 +99,15 @@ def last_boxed(text: str) -> str | None:
             return None
         found[cmd] = text.rfind(cmd, 0, pos)
         i = pos + len(cmd)
+        while i < len(text) and text[i] in " \t":
+            i += 1
         if i < len(text) and text[i] == "{":
             close = _matching_brace(text, i, stop)
             if close >= 0:
                 return text[i + 1 : close]
             stop = pos
         else:
-            match = _SPACE_ARGUMENT.match(text, i)
+            match = _SPACE_ARGUMENT.match(text, pos + len(cmd))
             if match is not None:
                 token = match.group(1).rstrip(".,;")
                 if token:
@@ -97,14 +117,16 @@ def last_boxed(text: str) -> str | None:
 def last_answer_tag(
     text: str, open_tag: str = "<answer>", close_tag: str = "</answer>"
 ) -> str | None:
-    """Content of the last complete ``<answer>...</answer>`` block."""
-    close = text.rfind(close_tag)
-    if close < 0:
-        return None
-    start = text.rfind(open_tag, 0, close)
+    """Content of the last ``<answer>...</answer>`` block.
+
+    A last block left open counts too: trainers often stop generation at the
+    close tag, and the inference engine drops the stop string.
+    """
+    start = text.rfind(open_tag)
     if start < 0:
         return None
-    return text[start + len(open_tag) : close]
+    close = text.find(close_tag, start)
+    return text[start + len(open_tag) : close if close >= 0 else len(text)]
 
 
 def last_number(text: str) -> str | None:
@@ -116,4 +138,4 @@ def last_number(text: str) -> str | None:
             found = token
     if found is None:
         return None
-    return found.replace(",", "")
+    return found.replace(",", "").replace("\u2212", "-")

@@ -33,12 +33,8 @@ __all__ = ["Entry", "PoolConfig", "PoolEvents", "WorkerPool"]
 
 log = logging.getLogger("referee.pool")
 
-_PRELOAD = [
-    "referee.service.dispatch.worker",
-    "referee.verifiers.math",
-    "referee.verifiers.format",
-    "referee.verifiers.text",
-]
+# Imported by the forkserver before it forks workers; _preload also warms caches.
+_PRELOAD = ["referee.service.dispatch.worker", "referee.service.dispatch._preload"]
 _START_TIMEOUT_S = 60.0
 
 
