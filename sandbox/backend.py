@@ -1,0 +1,173 @@
+"""Sandbox backends and the one interface the verifiers use.
+
+Every backend runs the same fork server (``jail/server.py``); they differ in
+what surrounds it:
+
+- ``bwrap``: a bubblewrap jail per worker process, started as an unprivileged
+  uid through ``setpriv``: new user, pid, network, mount, ipc and uts
+  namespaces, read-only /usr, private /tmp, no capabilities, dies with its parent.
+- ``local-unsafe``: the fork server as a plain process with rlimits and
+  seccomp but no namespaces. Only when an operator names it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from referee.sandbox._types import Limits, RunResult, RunStatus, SandboxError, SandboxUnavailable
+from referee.sandbox.client import JailClient, jail_files
+from referee.sandbox.languages import Language
+
+__all__ = ["BACKENDS", "CallResult", "Sandbox", "bwrap_argv", "local_argv", "open_sandbox"]
+
+_PYTHON = "/usr/bin/python3"
+_JAIL_DIR = "/opt/referee"
+_REPLY_MARGIN_S = 5.0
+
+
+def bwrap_argv(uid: int) -> list[str]:
+    """The command that starts a fork server in a fresh bubblewrap jail as ``uid``."""
+    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+    if bwrap is None or setpriv is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) and setpriv are needed for the bwrap sandbox")
+    return [
+        setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        bwrap,
+        "--unshare-all", "--die-with-parent", "--new-session",
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+        "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+        "--ro-bind", str(jail_files()), _JAIL_DIR,
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--cap-drop", "ALL", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+        "--chdir", "/tmp",
+        _PYTHON, "-I", f"{_JAIL_DIR}/server.py",
+    ]
+
+
+def local_argv() -> list[str]:
+    """The fork server as a plain process: rlimits and seccomp only, NO isolation."""
+    return [_PYTHON, "-I", str(jail_files() / "server.py")]
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """A function-call test: the harness's verdict and the candidate's output."""
+
+    status: RunStatus
+    verdict: dict[str, Any] | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    message: str = ""
+
+
+class Sandbox:
+    """Runs programs through one fork server; one per worker process."""
+
+    def __init__(self, name: str, client: JailClient) -> None:
+        self.name = name
+        self.client = client
+
+    def _request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        return self.client.request(message, timeout_s=timeout_s + _REPLY_MARGIN_S)
+
+    def run(
+        self,
+        workdir: str,
+        language: Language,
+        limits: Limits,
+        *,
+        stdin: str = "",
+        source: str | None = None,
+        files: dict[str, str] | None = None,
+        argv: list[str] | None = None,
+    ) -> RunResult:
+        """Run a program in ``workdir`` (Python in place when ``source`` is given)."""
+        message: dict[str, Any] = {
+            "op": "run", "workdir": workdir, "limits": limits.to_wire(), "stdin": stdin,
+            "files": files or {}, "memory_rlimit": language.memory_rlimit,
+        }
+        if source is not None and language.inline_python:
+            message["inline"] = source
+        else:
+            message["argv"] = argv or list(language.run)
+            message["policy"] = "exec"
+        return RunResult.from_wire(self._request(message, limits.time_s))
+
+    def compile(self, workdir: str, language: Language, source: str, limits: Limits) -> RunResult:
+        """Write the source and run the compiler (no seccomp: compilers fork)."""
+        files = {language.source_file: source}
+        if language.compile is None:
+            message = {"op": "run", "workdir": workdir, "limits": limits.to_wire(),
+                       "files": files, "argv": ["/bin/true"], "policy": None}
+        else:
+            compile_limits = Limits(time_s=language.compile_time_s, memory_mb=2048,
+                                    output_bytes=64 * 1024, processes=64)
+            message = {"op": "run", "workdir": workdir, "limits": compile_limits.to_wire(),
+                       "files": files, "argv": list(language.compile), "policy": None}
+        result = RunResult.from_wire(self._request(message, float(message["limits"]["time_s"])))
+        if result.status != RunStatus.OK and result.status != RunStatus.SANDBOX_ERROR:
+            return RunResult(RunStatus.COMPILE_ERROR, result.exit_code, stdout=result.stdout,
+                             stderr=result.stderr, wall_s=result.wall_s, message=result.message)
+        return result
+
+    def call(
+        self, workdir: str, source: str, entry_point: str, limits: Limits, **spec: Any
+    ) -> CallResult:
+        """Call a Python function from a harness process (``test_code`` or inputs/outputs)."""
+        message = {"op": "call", "workdir": workdir, "source": source,
+                   "entry_point": entry_point, "limits": limits.to_wire(), **spec}
+        reply = self._request(message, limits.time_s)
+        return CallResult(
+            status=RunStatus(reply["status"]),
+            verdict=reply.get("verdict"),
+            stdout=reply.get("stdout", ""),
+            stderr=reply.get("stderr", ""),
+            wall_s=float(reply.get("wall_s", 0.0)),
+            message=reply.get("message", "") or reply.get("harness_stderr", ""),
+        )
+
+    def cleanup(self, workdir: str) -> None:
+        try:
+            self._request({"op": "cleanup", "workdir": workdir}, 5.0)
+        except SandboxError:
+            pass  # the jail is gone, and its /tmp with it
+
+    def close(self) -> None:
+        self.client.close()
+
+
+BACKENDS = ("bwrap", "docker", "local-unsafe")
+
+
+def open_sandbox(backend: str, *, uid: int) -> Sandbox:
+    """Start a sandbox of the named backend (``auto``: bwrap when it works here)."""
+    if backend in ("auto", "bwrap"):
+        try:
+            client = JailClient(bwrap_argv(uid))
+            client.start()
+            return Sandbox("bwrap", client)
+        except SandboxError as exc:
+            if backend == "bwrap":
+                raise SandboxUnavailable(f"bwrap sandbox unavailable: {exc}") from exc
+            raise SandboxUnavailable(
+                "no isolating sandbox backend is available (install bubblewrap, or configure "
+                f"the docker backend): {exc}"
+            ) from exc
+    if backend == "docker":
+        from referee.sandbox.docker_backend import docker_client
+
+        return Sandbox("docker", docker_client(uid))
+    if backend == "local-unsafe":
+        client = JailClient(local_argv())
+        client.start()
+        return Sandbox("local-unsafe", client)
+    raise SandboxUnavailable(f"unknown sandbox backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+
+

@@ -1,0 +1,475 @@
+"""The fork server: a warm ``/usr/bin/python3`` inside the jail that runs programs.
+
+Started once per jail (``python3 -I server.py``); requests and replies travel
+over its stdin/stdout (see ``wire.py``). Each run is a forked child that puts
+itself in its own process group, moves to a private working directory, takes
+rlimits and a seccomp filter, then either runs a Python program in place (no
+exec: ~2 ms a run) or execs the compiled program or interpreter. The server
+enforces the wall clock, caps the output it reads, and after each run kills
+every process in the jail but itself, so nothing outlives a run.
+
+Ops: ``ping``, ``run`` (one process with stdin), ``call`` (a Python function
+called by a harness in a second process: see ``harness.py``), ``cleanup``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import errno
+import io
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import wire  # noqa: E402
+
+try:  # python3-seccomp; without it runs still get namespaces and rlimits
+    import seccomp
+except ImportError:  # pragma: no cover - depends on the machine
+    seccomp = None
+
+WORK_ROOT = "/tmp/w"
+ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+_MEMORY_MARKERS = (
+    "MemoryError",
+    "std::bad_alloc",
+    "JavaScript heap out of memory",
+    "Cannot allocate memory",
+    "out of memory",
+)
+CLONE_THREAD = 0x00010000
+SERVER_PID = os.getpid()
+
+
+# -- seccomp -----------------------------------------------------------------------------------
+
+
+def _build_filter(allow_exec: bool) -> Any:
+    """A filter denying new processes, networking, and signals to other processes."""
+    if seccomp is None:
+        return None
+    deny = seccomp.ERRNO(errno.EPERM)
+    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    # clone without CLONE_THREAD is a fork (glibc's fork() uses clone); threads stay allowed.
+    f.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
+    f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone
+    for name in ("fork", "vfork", "socket", "socketpair", "ptrace", "process_vm_readv",
+                 "process_vm_writev", "mount", "umount2", "unshare", "setns", "pivot_root",
+                 "chroot", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
+                 "userfaultfd", "io_uring_setup", "setsid"):
+        with contextlib.suppress(RuntimeError, ValueError):
+            f.add_rule(deny, name)
+    if not allow_exec:
+        f.add_rule(deny, "execve")
+        f.add_rule(deny, "execveat")
+    # Signals only to itself: no kill(-1), no process group, no fork server, no jail init.
+    for name in ("kill", "tgkill"):
+        f.add_rule(deny, name, seccomp.Arg(0, seccomp.MASKED_EQ, 0x80000000, 0x80000000))
+        for pid in (0, 1, SERVER_PID):
+            f.add_rule(deny, name, seccomp.Arg(0, seccomp.EQ, pid))
+    return f
+
+
+FILTERS: dict[str, Any] = {}
+
+
+def _filters() -> dict[str, Any]:
+    if not FILTERS and seccomp is not None:
+        FILTERS["inline"] = _build_filter(allow_exec=False)
+        FILTERS["exec"] = _build_filter(allow_exec=True)
+    return FILTERS
+
+
+# -- child setup ---------------------------------------------------------------------------------
+
+
+def _apply_limits(limits: dict[str, Any], memory: bool) -> None:
+    cpu = int(limits["time_s"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if memory:
+        size = int(limits["memory_mb"]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    fsize = int(limits["file_size_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
+    if os.getuid() != 0:  # ignored for root (the unsafe local backend as root)
+        nproc = int(limits["processes"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _close_fds(keep: tuple[int, ...]) -> None:
+    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _child_setup(
+    workdir: str, fds: tuple[int, int, int], limits: dict[str, Any], memory: bool,
+    policy: str | None, keep: tuple[int, ...] = (),
+) -> None:
+    os.setpgid(0, 0)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    _close_fds(keep)
+    os.chdir(workdir)
+    os.umask(0o077)
+    _apply_limits(limits, memory)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if policy is not None and _filters():
+        _filters()[policy].load()
+
+
+def _fresh_stdio() -> None:
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                                 encoding="utf-8", errors="replace")
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                                  encoding="utf-8", errors="replace")
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+                                  encoding="utf-8", errors="replace", line_buffering=True)
+
+
+def run_python_inline(code: Any, filename: str) -> None:
+    """Run a compiled program as ``__main__`` of this (forked) interpreter, then exit."""
+    _fresh_stdio()
+    sys.argv = [filename]
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename}
+    status = 0
+    try:
+        exec(code, namespace)
+    except SystemExit as exc:
+        if exc.code is None:
+            status = 0
+        elif isinstance(exc.code, int):
+            status = exc.code & 0xFF
+        else:
+            print(exc.code, file=sys.stderr)
+            status = 1
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(status)
+
+
+# -- running a child and watching it -----------------------------------------------------------
+
+
+def _kill_strays() -> None:
+    """Kill every process of the jail but this server (and the jail's init, pid 1)."""
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, SERVER_PID):
+            with contextlib.suppress(OSError):
+                os.kill(int(name), signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def _classify(exit_status: int, stderr: str, timed_out: bool, over_output: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"exit_code": None, "signal": None}
+    if os.WIFEXITED(exit_status):
+        out["exit_code"] = os.WEXITSTATUS(exit_status)
+    elif os.WIFSIGNALED(exit_status):
+        out["signal"] = os.WTERMSIG(exit_status)
+    sig = out["signal"]
+    if timed_out or sig == signal.SIGXCPU:
+        out["status"] = "timeout"
+    elif over_output or sig == signal.SIGXFSZ:
+        out["status"] = "output_limit"
+    elif out["exit_code"] == 0:
+        out["status"] = "ok"
+    elif any(marker in stderr[-4000:] for marker in _MEMORY_MARKERS):
+        out["status"] = "memory_limit"
+    else:
+        out["status"] = "runtime_error"
+    return out
+
+
+def _fork(start: Callable[[tuple[int, int, int]], None]) -> tuple[int, int, int, int, float]:
+    """Fork a child that runs ``start(stdio_fds)``; returns pid, stdin w, stdout r, stderr r."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            os.environ.clear()
+            os.environ.update(ENV)
+            start((in_r, out_w, err_w))
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                os.write(2, traceback.format_exc().encode()[-2000:])
+            os._exit(127)
+        os._exit(0)
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    return pid, in_w, out_r, err_r, started
+
+
+def spawn_and_watch(
+    start: Callable[[tuple[int, int, int]], None],
+    stdin: bytes,
+    limits: dict[str, Any],
+    side: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    """Fork ``start`` with fresh stdio pipes; feed stdin, collect output, enforce limits.
+
+    ``side`` are more pipes to drain while the child runs (another process's output).
+    """
+    pid, in_w, out_r, err_r, started = _fork(start)
+    return _watch(pid, in_w, out_r, err_r, stdin, limits, started, side)
+
+
+def _watch(
+    pid: int, in_w: int, out_r: int, err_r: int, stdin: bytes, limits: dict[str, Any],
+    started: float, side: tuple[int, ...],
+) -> dict[str, Any]:
+    cap = int(limits["output_bytes"])
+    deadline = started + float(limits["time_s"])
+    buffers = {fd: bytearray() for fd in (out_r, err_r, *side)}
+    open_reads = set(buffers)
+    pending = memoryview(stdin)
+    writing: int | None = in_w
+    if not pending:
+        os.close(in_w)
+        writing = None
+    else:
+        os.set_blocking(in_w, False)
+    pidfd = os.pidfd_open(pid)
+    exit_status: int | None = None
+    rusage: Any = None
+    timed_out = over_output = False
+    while True:
+        now = time.monotonic()
+        if exit_status is None:
+            if now >= deadline:
+                timed_out = True
+                break
+            readable, writable, _ = select.select(
+                [*open_reads, pidfd], [writing] if writing is not None else [], [], deadline - now
+            )
+        else:  # exited: drain what is left in its own pipes; take what is there in the others
+            own = open_reads - set(side)
+            if not own:
+                readable = select.select(list(open_reads), [], [], 0)[0] if open_reads else []
+                for fd in readable:
+                    chunk = os.read(fd, 65536)
+                    if chunk and len(buffers[fd]) <= cap:
+                        buffers[fd] += chunk
+                break
+            readable, writable, _ = select.select(list(open_reads), [], [], 0.05)
+            if not readable:
+                break
+        if writing is not None and writing in writable:
+            try:
+                pending = pending[os.write(writing, pending[:65536]) :]
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                pending = pending[:0]
+            if not pending:
+                os.close(writing)
+                writing = None
+        for fd in readable:
+            if fd == pidfd:
+                _, exit_status, rusage = os.wait4(pid, 0)
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_reads.discard(fd)
+                continue
+            buffers[fd] += chunk
+            if len(buffers[fd]) > cap:
+                if fd in side:
+                    open_reads.discard(fd)  # stop reading: the writer blocks, ours does not
+                else:
+                    over_output = True
+        if over_output:
+            break
+    if exit_status is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _, exit_status, rusage = os.wait4(pid, 0)
+    wall = time.monotonic() - started
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    for fd in (out_r, err_r, pidfd, *([writing] if writing is not None else [])):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    text = {fd: bytes(buf[:cap]).decode("utf-8", "replace") for fd, buf in buffers.items()}
+    result = _classify(exit_status, text[err_r], timed_out, over_output)
+    result.update(
+        stdout=text[out_r],
+        stderr=text[err_r],
+        side=[text[fd] for fd in side],
+        wall_s=round(wall, 6),
+        cpu_s=round(rusage.ru_utime + rusage.ru_stime, 6) if rusage else 0.0,
+        peak_memory_kb=int(rusage.ru_maxrss) if rusage else 0,
+        truncated=over_output,
+    )
+    return result
+
+
+# -- ops --------------------------------------------------------------------------------------------
+
+
+def _workdir(name: str) -> str:
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError("bad workdir name")
+    path = os.path.join(WORK_ROOT, name)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def _write_files(workdir: str, files: dict[str, str]) -> None:
+    for rel, content in files.items():
+        norm = os.path.normpath(rel)
+        if norm.startswith(("/", "..")) or norm == ".":
+            raise ValueError(f"file path {rel!r} leaves the working directory")
+        path = os.path.join(workdir, norm)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(content)
+
+
+def op_run(msg: dict[str, Any]) -> dict[str, Any]:
+    """One process: ``inline`` Python source, or ``argv`` exec'd, with ``stdin``."""
+    workdir = _workdir(msg["workdir"])
+    _write_files(workdir, msg.get("files", {}))
+    limits = msg["limits"]
+    policy = msg.get("policy")  # "inline", "exec" or None (compilers)
+    memory = bool(msg.get("memory_rlimit", True))
+    stdin = msg.get("stdin", "").encode()
+    start: Callable[[tuple[int, int, int]], None]
+    if msg.get("inline") is not None:
+        filename = msg.get("filename", "main.py")
+        try:
+            code = compile(msg["inline"], filename, "exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            return {"status": "compile_error", "stderr": f"{type(exc).__name__}: {exc}"[:4000]}
+
+        def start(fds: tuple[int, int, int]) -> None:
+            _child_setup(workdir, fds, limits, memory, "inline")
+            run_python_inline(code, filename)
+
+    else:
+        argv = [str(a) for a in msg["argv"]]
+
+        def start(fds: tuple[int, int, int]) -> None:
+            _child_setup(workdir, fds, limits, memory, policy)
+            os.execve(argv[0], argv, ENV)
+
+    try:
+        return spawn_and_watch(start, stdin, limits)
+    finally:
+        _kill_strays()
+
+
+def op_call(msg: dict[str, Any]) -> dict[str, Any]:
+    """A harness process calls a Python candidate's function in another process.
+
+    The candidate cannot reach the harness: separate processes, the verdict on
+    the harness's own stdout, values passed as plain encoded data (harness.py).
+    """
+    workdir = _workdir(msg["workdir"])
+    limits = msg["limits"]
+    try:
+        code = compile(msg["source"], "main.py", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return {"status": "compile_error", "stderr": f"{type(exc).__name__}: {exc}"[:4000]}
+    to_cand_r, to_cand_w = os.pipe()
+    from_cand_r, from_cand_w = os.pipe()
+    rpc_candidate = (to_cand_r, from_cand_w)
+    rpc_harness = (from_cand_r, to_cand_w)
+    entry_point = msg["entry_point"]
+
+    def start_candidate(fds: tuple[int, int, int]) -> None:
+        _child_setup(workdir, fds, limits, True, "inline", keep=rpc_candidate)
+        _fresh_stdio()
+        harness.serve_candidate(code, entry_point, *rpc_candidate)
+
+    cpid, cand_in, cand_out, cand_err, _ = _fork(start_candidate)
+    os.close(cand_in)
+    for fd in rpc_candidate:
+        os.close(fd)
+    spec = {k: msg[k] for k in ("entry_point", "test_code", "inputs", "outputs", "stop_at_first")
+            if k in msg}
+
+    def start_harness(fds: tuple[int, int, int]) -> None:
+        _child_setup(workdir, fds, limits, True, "inline", keep=rpc_harness)
+        _fresh_stdio()
+        harness.run_harness(spec, *rpc_harness)
+
+    try:
+        run = spawn_and_watch(start_harness, b"", limits, side=(cand_out, cand_err))
+    finally:
+        for fd in (*rpc_harness, cand_out, cand_err):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(cpid, signal.SIGKILL)
+        os.waitpid(cpid, 0)
+        _kill_strays()
+    verdict: Any = None
+    if run["status"] == "ok":
+        with contextlib.suppress(ValueError):
+            verdict = harness.parse_verdict(run["stdout"])
+    stdout, stderr = run.pop("side")
+    run.update(verdict=verdict, harness_stderr=run["stderr"][-2000:], stdout=stdout,
+               stderr=stderr)
+    return run
+
+
+def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
+    name = msg["workdir"]
+    if name and "/" not in name and not name.startswith("."):
+        shutil.rmtree(os.path.join(WORK_ROOT, name), ignore_errors=True)
+    return {"status": "ok"}
+
+
+def op_ping(msg: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "ok", "seccomp": bool(_filters()), "uid": os.getuid(), "pid": SERVER_PID}
+
+
+OPS = {"ping": op_ping, "run": op_run, "call": op_call, "cleanup": op_cleanup}
+
+
+def main() -> None:
+    # The protocol moves off fds 0/1 so that children can take fresh stdio.
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.makedirs(WORK_ROOT, mode=0o700, exist_ok=True)
+    _filters()
+    while True:
+        msg = wire.recv(proto_in)
+        if msg is None:
+            return
+        try:
+            reply = OPS[msg["op"]](msg)
+        except Exception as exc:  # a malformed request: report, keep serving
+            reply = {"status": "sandbox_error", "message": f"{type(exc).__name__}: {exc}"[:2000]}
+        wire.send(proto_out, reply)
+
+
+if __name__ == "__main__":
+    main()
