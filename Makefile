@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := service verifiers sandbox clients
 
-.PHONY: install serve test lint format typecheck bench clean
+.PHONY: install sysdeps serve test lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create the virtualenv with Referee and its dev tools
 
-serve: install  ## run the server on the embedded default (127.0.0.1:8000)
+sysdeps:  ## system packages the sandbox needs (bubblewrap, python3-seccomp, g++, node)
+	bash .ci/system-deps.sh
+
+serve: install sysdeps  ## run the server on the embedded default (127.0.0.1:8000)
 	$(BIN)/referee serve
 
-test: install  ## run the whole test suite
+test: install sysdeps  ## run the whole test suite
 	$(BIN)/pytest
 
 # mypy needs a static layout of the `referee` namespace: folders mapped by

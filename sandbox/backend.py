@@ -12,8 +12,8 @@ what surrounds it:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,19 +34,55 @@ def bwrap_argv(uid: int) -> list[str]:
     if bwrap is None or setpriv is None:
         raise SandboxUnavailable("bubblewrap (bwrap) and setpriv are needed for the bwrap sandbox")
     return [
-        setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        setpriv,
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
         bwrap,
-        "--unshare-all", "--die-with-parent", "--new-session",
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-        "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-        "--ro-bind", str(jail_files()), _JAIL_DIR,
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-        "--cap-drop", "ALL", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
-        "--chdir", "/tmp",
-        _PYTHON, "-I", f"{_JAIL_DIR}/server.py",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--ro-bind-try",
+        "/etc/alternatives",
+        "/etc/alternatives",
+        "--ro-bind-try",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.cache",
+        "--ro-bind",
+        str(jail_files()),
+        _JAIL_DIR,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--chdir",
+        "/tmp",
+        _PYTHON,
+        "-I",
+        f"{_JAIL_DIR}/server.py",
     ]
 
 
@@ -90,8 +126,12 @@ class Sandbox:
     ) -> RunResult:
         """Run a program in ``workdir`` (Python in place when ``source`` is given)."""
         message: dict[str, Any] = {
-            "op": "run", "workdir": workdir, "limits": limits.to_wire(), "stdin": stdin,
-            "files": files or {}, "memory_rlimit": language.memory_rlimit,
+            "op": "run",
+            "workdir": workdir,
+            "limits": limits.to_wire(),
+            "stdin": stdin,
+            "files": files or {},
+            "memory_rlimit": language.memory_rlimit,
         }
         if source is not None and language.inline_python:
             message["inline"] = source
@@ -103,26 +143,44 @@ class Sandbox:
     def compile(self, workdir: str, language: Language, source: str, limits: Limits) -> RunResult:
         """Write the source and run the compiler (no seccomp: compilers fork)."""
         files = {language.source_file: source}
-        if language.compile is None:
-            message = {"op": "run", "workdir": workdir, "limits": limits.to_wire(),
-                       "files": files, "argv": ["/bin/true"], "policy": None}
-        else:
-            compile_limits = Limits(time_s=language.compile_time_s, memory_mb=2048,
-                                    output_bytes=64 * 1024, processes=64)
-            message = {"op": "run", "workdir": workdir, "limits": compile_limits.to_wire(),
-                       "files": files, "argv": list(language.compile), "policy": None}
-        result = RunResult.from_wire(self._request(message, float(message["limits"]["time_s"])))
+        argv = ["/bin/true"]
+        if language.compile is not None:
+            argv = list(language.compile)
+            limits = Limits(
+                time_s=language.compile_time_s, memory_mb=2048, output_bytes=64 * 1024, processes=64
+            )
+        message = {
+            "op": "run",
+            "workdir": workdir,
+            "limits": limits.to_wire(),
+            "files": files,
+            "argv": argv,
+            "policy": None,
+        }
+        result = RunResult.from_wire(self._request(message, limits.time_s))
         if result.status != RunStatus.OK and result.status != RunStatus.SANDBOX_ERROR:
-            return RunResult(RunStatus.COMPILE_ERROR, result.exit_code, stdout=result.stdout,
-                             stderr=result.stderr, wall_s=result.wall_s, message=result.message)
+            return RunResult(
+                RunStatus.COMPILE_ERROR,
+                result.exit_code,
+                stdout=result.stdout,
+                stderr=result.stderr,
+                wall_s=result.wall_s,
+                message=result.message,
+            )
         return result
 
     def call(
         self, workdir: str, source: str, entry_point: str, limits: Limits, **spec: Any
     ) -> CallResult:
         """Call a Python function from a harness process (``test_code`` or inputs/outputs)."""
-        message = {"op": "call", "workdir": workdir, "source": source,
-                   "entry_point": entry_point, "limits": limits.to_wire(), **spec}
+        message = {
+            "op": "call",
+            "workdir": workdir,
+            "source": source,
+            "entry_point": entry_point,
+            "limits": limits.to_wire(),
+            **spec,
+        }
         reply = self._request(message, limits.time_s)
         return CallResult(
             status=RunStatus(reply["status"]),
@@ -134,10 +192,8 @@ class Sandbox:
         )
 
     def cleanup(self, workdir: str) -> None:
-        try:
+        with contextlib.suppress(SandboxError):  # the jail is gone, and its /tmp with it
             self._request({"op": "cleanup", "workdir": workdir}, 5.0)
-        except SandboxError:
-            pass  # the jail is gone, and its /tmp with it
 
     def close(self) -> None:
         self.client.close()
@@ -168,6 +224,6 @@ def open_sandbox(backend: str, *, uid: int) -> Sandbox:
         client = JailClient(local_argv())
         client.start()
         return Sandbox("local-unsafe", client)
-    raise SandboxUnavailable(f"unknown sandbox backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
-
-
+    raise SandboxUnavailable(
+        f"unknown sandbox backend {backend!r}; valid: auto, {', '.join(BACKENDS)}"
+    )

@@ -53,6 +53,7 @@ def build_engine(settings: Settings, metrics: Metrics) -> Engine:
             max_rss_mb=settings.worker_max_rss_mb,
             memory_limit_mb=settings.worker_memory_limit_mb,
             plugins=settings.plugin_modules,
+            sandbox=settings.sandbox,
         ),
         events,
     )
@@ -63,6 +64,7 @@ def build_engine(settings: Settings, metrics: Metrics) -> Engine:
         metrics,
         request_timeout_s=settings.request_timeout_s,
         chunk_size=settings.chunk_size,
+        max_item_timeout_s=settings.max_item_timeout_s,
         default_verifier=parse_default_spec(settings.default_verifier),
     )
 

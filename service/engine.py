@@ -138,6 +138,7 @@ class Engine:
         *,
         request_timeout_s: float,
         chunk_size: int,
+        max_item_timeout_s: float = 600.0,
         default_verifier: Any = None,
     ) -> None:
         self.pool = pool
@@ -145,6 +146,7 @@ class Engine:
         self.metrics = metrics
         self.request_timeout_s = request_timeout_s
         self.chunk_size = chunk_size
+        self.max_item_timeout_s = max_item_timeout_s
         self.default_verifier = default_verifier
 
     @property
@@ -213,7 +215,11 @@ class Engine:
                         )
                     )
                     continue
-                task = Task(v.name, component.params, extracted, item.reference, context)
+                timeout = None
+                if v.time_budget is not None:
+                    budget = v.time_budget(item.reference, component.params)
+                    timeout = min(budget, self.max_item_timeout_s)
+                task = Task(v.name, component.params, extracted, item.reference, context, timeout)
                 key = cache_key(v, task)
                 index = seen.get(key)
                 if index is None:

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     hard_grace_s: float = Field(
         2.0, gt=0, description="Extra time before a stuck worker is killed from outside."
     )
+    max_item_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="Cap on an item's deadline when its verifier asks for more "
+        "(code with many tests).",
+    )
+    sandbox: str = Field(
+        "auto",
+        description="Sandbox backend for code: auto (bwrap if it works here), bwrap, "
+        "docker, or local-unsafe (no isolation: only if you mean it).",
+    )
     request_timeout_s: float = Field(
         300.0, gt=0, description="Deadline of a whole request; unfinished items get error deadline."
     )

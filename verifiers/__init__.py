@@ -40,6 +40,7 @@ _BUILTIN_MODULES = (
     "referee.verifiers.math",
     "referee.verifiers.format",
     "referee.verifiers.text",
+    "referee.verifiers.code",
 )
 
 

@@ -37,6 +37,7 @@ P = TypeVar("P")
 Extract = Callable[[str, Any, P, Context], str]
 Grade = Callable[[str, Any, P, Context], Score]
 CheckReference = Callable[[Any, P], None]
+TimeBudget = Callable[[Any, P], float]
 
 
 def _no_reference_check(reference: Any, params: Any) -> None:
@@ -57,6 +58,9 @@ class Verifier(Generic[P]):
     # False: grade sees NO_CONTEXT and the cache key ignores the context, so the
     # samples of a group that share an answer share one judgement.
     grade_uses_context: bool = False
+    # Seconds grading may take for this reference (code with many tests); None: the
+    # engine's default item deadline.
+    time_budget: TimeBudget[P] | None = None
 
     def __post_init__(self) -> None:
         if not is_dataclass(self.params_type):

@@ -20,9 +20,12 @@ import math
 import os
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import wire
+if TYPE_CHECKING:
+    from referee.sandbox.jail import wire
+else:  # inside the jail the three scripts are plain top-level modules
+    import wire
 
 VERDICT_MARK = "REFEREE-VERDICT:"
 _EXCEPTIONS = {
@@ -40,7 +43,7 @@ class HarnessLimit(Exception):
     """The test passes a value the harness cannot send (not the candidate's fault)."""
 
 
-# -- candidate side ---------------------------------------------------------------------------------
+# -- candidate side ---------------------------------------------------------------------------
 
 
 def _resolve(namespace: dict[str, Any], entry_point: str) -> Any:
@@ -59,7 +62,8 @@ def serve_candidate(code: Any, entry_point: str, rfd: int, wfd: int) -> None:
         exec(code, namespace)
         fn = _resolve(namespace, entry_point)
     except BaseException as exc:
-        traceback.print_exc()
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        traceback.print_exception(type(exc), exc, tb)
         _flush()
         with contextlib.suppress(BaseException):
             wire.send(wfd, {"load_error": f"{type(exc).__name__}: {exc}"[:1000]})
@@ -86,7 +90,7 @@ def _flush() -> None:
             stream.flush()
 
 
-# -- harness side -----------------------------------------------------------------------------------
+# -- harness side -----------------------------------------------------------------------------
 
 
 class _Candidate:
@@ -97,7 +101,9 @@ class _Candidate:
         hello = wire.recv(rfd)
         if not isinstance(hello, dict) or not hello.get("ready"):
             detail = hello.get("load_error") if isinstance(hello, dict) else None
-            raise CandidateFailed(detail or "the program exited before its function could be called")
+            raise CandidateFailed(
+                detail or "the program exited before its function could be called"
+            )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -134,7 +140,7 @@ def _same(got: Any, expected: Any) -> bool:
         return len(got) == len(expected) and all(map(_same, got, expected))
     if isinstance(got, dict) and isinstance(expected, dict):
         return got.keys() == expected.keys() and all(_same(got[k], expected[k]) for k in got)
-    return type(got) is type(expected) and got == expected
+    return type(got) is type(expected) and bool(got == expected)
 
 
 def _short(value: Any) -> str:
@@ -155,14 +161,26 @@ def _run_calls(spec: dict[str, Any], candidate: _Candidate) -> dict[str, Any]:
             ok = _same(got, expected) or (
                 isinstance(expected, list) and len(expected) == 1 and _same(got, expected[0])
             )
-            failure = None if ok else {"index": i, "input": _short(args),
-                                       "expected": _short(expected), "got": _short(got)}
+            failure = (
+                None
+                if ok
+                else {
+                    "index": i,
+                    "input": _short(args),
+                    "expected": _short(expected),
+                    "got": _short(got),
+                }
+            )
         except (CandidateFailed, HarnessLimit):
             raise
         except Exception as exc:
             ok = False
-            failure = {"index": i, "input": _short(args), "expected": _short(expected),
-                       "error": f"{type(exc).__name__}: {exc}"[:300]}
+            failure = {
+                "index": i,
+                "input": _short(args),
+                "expected": _short(expected),
+                "error": f"{type(exc).__name__}: {exc}"[:300],
+            }
         results.append(ok)
         if failure is not None and first_failure is None:
             first_failure = failure
@@ -182,11 +200,13 @@ def _run_test_code(spec: dict[str, Any], candidate: _Candidate) -> dict[str, Any
     except (CandidateFailed, HarnessLimit):
         raise
     except AssertionError as exc:
-        return {"passed": 0, "total": 1,
-                "first_failure": {"error": f"AssertionError: {exc}"[:300]}}
+        return {"passed": 0, "total": 1, "first_failure": {"error": f"AssertionError: {exc}"[:300]}}
     except Exception as exc:
-        return {"passed": 0, "total": 1,
-                "first_failure": {"error": f"{type(exc).__name__}: {exc}"[:300]}}
+        return {
+            "passed": 0,
+            "total": 1,
+            "first_failure": {"error": f"{type(exc).__name__}: {exc}"[:300]},
+        }
     return {"passed": 1, "total": 1, "first_failure": None}
 
 
@@ -194,12 +214,17 @@ def run_harness(spec: dict[str, Any], rfd: int, wfd: int) -> None:
     """Run the checks and write the verdict line; exit 0 whatever the verdict."""
     try:
         candidate = _Candidate(rfd, wfd)
-        verdict = _run_test_code(spec, candidate) if "test_code" in spec else _run_calls(
-            spec, candidate)
+        verdict = (
+            _run_test_code(spec, candidate) if "test_code" in spec else _run_calls(spec, candidate)
+        )
     except CandidateFailed as exc:
         total = 1 if "test_code" in spec else len(spec.get("inputs", []))
-        verdict = {"passed": 0, "total": total, "first_failure": {"error": str(exc)[:300]},
-                   "candidate_failed": True}
+        verdict = {
+            "passed": 0,
+            "total": total,
+            "first_failure": {"error": str(exc)[:300]},
+            "candidate_failed": True,
+        }
     except HarnessLimit as exc:
         verdict = {"harness_error": str(exc)[:300]}
     sys.stdout.write(VERDICT_MARK + json.dumps(verdict) + "\n")

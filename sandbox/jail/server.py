@@ -27,12 +27,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import harness  # noqa: E402
-import wire  # noqa: E402
+if TYPE_CHECKING:
+    from referee.sandbox.jail import harness, wire
+else:  # inside the jail the three scripts are plain top-level modules
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import harness
+    import wire
 
 try:  # python3-seccomp; without it runs still get namespaces and rlimits
     import seccomp
@@ -64,10 +66,29 @@ def _build_filter(allow_exec: bool) -> Any:
     # clone without CLONE_THREAD is a fork (glibc's fork() uses clone); threads stay allowed.
     f.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
     f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone
-    for name in ("fork", "vfork", "socket", "socketpair", "ptrace", "process_vm_readv",
-                 "process_vm_writev", "mount", "umount2", "unshare", "setns", "pivot_root",
-                 "chroot", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
-                 "userfaultfd", "io_uring_setup", "setsid"):
+    for name in (
+        "fork",
+        "vfork",
+        "socket",
+        "socketpair",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "mount",
+        "umount2",
+        "unshare",
+        "setns",
+        "pivot_root",
+        "chroot",
+        "bpf",
+        "perf_event_open",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "userfaultfd",
+        "io_uring_setup",
+        "setsid",
+    ):
         with contextlib.suppress(RuntimeError, ValueError):
             f.add_rule(deny, name)
     if not allow_exec:
@@ -117,8 +138,12 @@ def _close_fds(keep: tuple[int, ...]) -> None:
 
 
 def _child_setup(
-    workdir: str, fds: tuple[int, int, int], limits: dict[str, Any], memory: bool,
-    policy: str | None, keep: tuple[int, ...] = (),
+    workdir: str,
+    fds: tuple[int, int, int],
+    limits: dict[str, Any],
+    memory: bool,
+    policy: str | None,
+    keep: tuple[int, ...] = (),
 ) -> None:
     os.setpgid(0, 0)
     for target, fd in enumerate(fds):
@@ -133,12 +158,18 @@ def _child_setup(
 
 
 def _fresh_stdio() -> None:
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                 encoding="utf-8", errors="replace")
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                  encoding="utf-8", errors="replace")
-    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                  encoding="utf-8", errors="replace", line_buffering=True)
+    sys.stdin = io.TextIOWrapper(
+        io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="replace"
+    )
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", errors="replace"
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding="utf-8",
+        errors="replace",
+        line_buffering=True,
+    )
 
 
 def run_python_inline(code: Any, filename: str) -> None:
@@ -157,8 +188,10 @@ def run_python_inline(code: Any, filename: str) -> None:
         else:
             print(exc.code, file=sys.stderr)
             status = 1
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        # From the program's own frames on: the fork server's frame is noise.
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        traceback.print_exception(type(exc), exc, tb)
         status = 1
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
@@ -239,8 +272,14 @@ def spawn_and_watch(
 
 
 def _watch(
-    pid: int, in_w: int, out_r: int, err_r: int, stdin: bytes, limits: dict[str, Any],
-    started: float, side: tuple[int, ...],
+    pid: int,
+    in_w: int,
+    out_r: int,
+    err_r: int,
+    stdin: bytes,
+    limits: dict[str, Any],
+    started: float,
+    side: tuple[int, ...],
 ) -> dict[str, Any]:
     cap = int(limits["output_bytes"])
     deadline = started + float(limits["time_s"])
@@ -328,7 +367,7 @@ def _watch(
     return result
 
 
-# -- ops --------------------------------------------------------------------------------------------
+# -- ops ---------------------------------------------------------------------------------------
 
 
 def _workdir(name: str) -> str:
@@ -410,8 +449,8 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
     os.close(cand_in)
     for fd in rpc_candidate:
         os.close(fd)
-    spec = {k: msg[k] for k in ("entry_point", "test_code", "inputs", "outputs", "stop_at_first")
-            if k in msg}
+    keys = ("entry_point", "test_code", "inputs", "outputs", "stop_at_first")
+    spec: dict[str, Any] = {k: msg[k] for k in keys if k in msg}
 
     def start_harness(fds: tuple[int, int, int]) -> None:
         _child_setup(workdir, fds, limits, True, "inline", keep=rpc_harness)
@@ -433,8 +472,7 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(ValueError):
             verdict = harness.parse_verdict(run["stdout"])
     stdout, stderr = run.pop("side")
-    run.update(verdict=verdict, harness_stderr=run["stderr"][-2000:], stdout=stdout,
-               stderr=stderr)
+    run.update(verdict=verdict, harness_stderr=run["stderr"][-2000:], stdout=stdout, stderr=stderr)
     return run
 
 

@@ -19,6 +19,7 @@ class Task:
     extracted: str
     reference: Any
     context: Context
+    timeout_s: float | None = None  # None: the pool's default item deadline
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ class PoolConfig:
     max_rss_mb: int = 1024
     memory_limit_mb: int = 4096
     plugins: tuple[str, ...] = ()
+    sandbox: str = "auto"
 
 
 @dataclass(slots=True)
@@ -111,16 +112,13 @@ class WorkerPool:
         self._completed = 0
         self._lock = threading.Lock()
         self._closed = False
-        self._worker_config = WorkerConfig(
-            config.item_timeout_s, config.memory_limit_mb, config.plugins
-        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start every worker and its manager thread; blocks until all are ready."""
         for slot in self._slots:
-            slot.worker = self._spawn()
+            slot.worker = self._spawn(slot.index)
         for slot in self._slots:
             slot.thread = threading.Thread(
                 target=self._manage, args=(slot,), name=f"referee-pool-{slot.index}", daemon=True
@@ -161,10 +159,17 @@ class WorkerPool:
         self._alive = n
         self.events.workers_alive(n)
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, slot: int) -> _Worker:
+        config = WorkerConfig(
+            self.config.item_timeout_s,
+            self.config.memory_limit_mb,
+            self.config.plugins,
+            self.config.sandbox,
+            slot,
+        )
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
-            target=main, args=(child, self._worker_config), name="referee-worker", daemon=True
+            target=main, args=(child, config), name="referee-worker", daemon=True
         )
         process.start()
         child.close()
@@ -187,7 +192,7 @@ class WorkerPool:
     def _ensure_worker(self, slot: _Slot) -> _Worker:
         while slot.worker is None:
             try:
-                slot.worker = self._spawn()
+                slot.worker = self._spawn(slot.index)
             except (OSError, RuntimeError, EOFError):
                 log.exception("could not start a worker process; retrying")
                 time.sleep(1.0)
@@ -203,7 +208,6 @@ class WorkerPool:
                 self._run_chunk(slot, entries)
 
     def _run_chunk(self, slot: _Slot, entries: list[Entry]) -> None:
-        hard_s = self.config.item_timeout_s + self.config.hard_grace_s
         pending = entries
         while pending:
             worker = self._ensure_worker(slot)
@@ -215,10 +219,12 @@ class WorkerPool:
             done = 0
             rss_kb = 0
             for entry in pending:
+                soft_s = entry.task.timeout_s or self.config.item_timeout_s
+                hard_s = soft_s + self.config.hard_grace_s
                 if not worker.conn.poll(hard_s):
                     # Stuck past the soft deadline, most likely in C: kill from outside.
                     self._retire(slot, "timeout", kill=True)
-                    score = Score(0.0, Outcome.TIMEOUT, {"limit_s": self.config.item_timeout_s})
+                    score = Score(0.0, Outcome.TIMEOUT, {"limit_s": soft_s})
                     entry.deliver(TaskResult.ok(score, hard_s, killed=True))
                     done += 1
                     with self._lock:

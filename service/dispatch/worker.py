@@ -8,6 +8,7 @@ and kills the whole process (see ``pool.py``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
 
-from referee import verifiers
+from referee import sandbox, verifiers
 from referee.service.dispatch._task import Task, TaskResult
 from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score
 
 __all__ = ["Deadline", "WorkerConfig", "grade_one", "main"]
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class WorkerConfig:
     item_timeout_s: float
     memory_limit_mb: int
     plugins: tuple[str, ...] = ()
+    sandbox: str = "auto"
+    slot: int = 0
 
 
 class Deadline(BaseException):
@@ -81,6 +85,18 @@ def _limit_memory(limit_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _reap_orphans() -> None:
+    # Jails' outer processes can exit before their children: we are the subreaper.
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def _become_subreaper() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
 def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -99,6 +115,8 @@ def main(conn: Connection, config: WorkerConfig) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, _on_alarm)
     _die_with_parent()
+    _become_subreaper()
+    sandbox.configure(config.sandbox, config.slot)
     verifiers.load_builtin(config.plugins)
     _limit_memory(config.memory_limit_mb)
     conn.send("ready")
@@ -111,5 +129,6 @@ def main(conn: Connection, config: WorkerConfig) -> None:
             return
         last = len(chunk) - 1
         for i, task in enumerate(chunk):
-            result = grade_one(task, config.item_timeout_s)
+            result = grade_one(task, task.timeout_s or config.item_timeout_s)
+            _reap_orphans()
             conn.send((result, _rss_kb() if i == last else 0))
