@@ -84,7 +84,7 @@ class RunResult:
             peak_memory_kb=int(data.get("peak_memory_kb", 0)),
             truncated=bool(data.get("truncated", False)),
             message=data.get("message", ""),
-            extra=data.get("extra", {}),
+            extra={"files": data["files"]} if "files" in data else {},
         )
 
 

@@ -121,10 +121,15 @@ class Sandbox:
         *,
         stdin: str = "",
         source: str | None = None,
-        files: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
         argv: list[str] | None = None,
+        fetch: list[str] | None = None,
     ) -> RunResult:
-        """Run a program in ``workdir`` (Python in place when ``source`` is given)."""
+        """Run a program in ``workdir`` (Python in place when ``source`` is given).
+
+        ``files`` are written first (text, or ``{"b64": ...}``); ``fetch`` names files
+        to send back base64-encoded in ``RunResult.extra["files"]``.
+        """
         message: dict[str, Any] = {
             "op": "run",
             "workdir": workdir,
@@ -132,6 +137,7 @@ class Sandbox:
             "stdin": stdin,
             "files": files or {},
             "memory_rlimit": language.memory_rlimit,
+            "fetch": fetch or [],
         }
         if source is not None and language.inline_python:
             message["inline"] = source
@@ -140,14 +146,24 @@ class Sandbox:
             message["policy"] = "exec"
         return RunResult.from_wire(self._request(message, limits.time_s))
 
-    def compile(self, workdir: str, language: Language, source: str, limits: Limits) -> RunResult:
-        """Write the source and run the compiler (no seccomp: compilers fork)."""
-        files = {language.source_file: source}
+    def compile(
+        self,
+        workdir: str,
+        language: Language,
+        source: str,
+        limits: Limits,
+        files: dict[str, Any] | None = None,
+    ) -> RunResult:
+        """Write the source (and ``files``) and run the compiler (no seccomp: compilers fork).
+
+        ``limits.time_s`` bounds the compiler when the language compiles.
+        """
+        files = {**(files or {}), language.source_file: source}
         argv = ["/bin/true"]
         if language.compile is not None:
             argv = list(language.compile)
             limits = Limits(
-                time_s=language.compile_time_s, memory_mb=2048, output_bytes=64 * 1024, processes=64
+                time_s=limits.time_s, memory_mb=2048, output_bytes=64 * 1024, processes=64
             )
         message = {
             "op": "run",

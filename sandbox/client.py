@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import resource
 import select
 import shutil
 import signal
@@ -40,6 +41,12 @@ def jail_files() -> Path:
         return path
 
 
+def _lift_memory_limit() -> None:
+    # The verifier worker caps its own address space; the jail sets per-run limits.
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 class JailClient:
     """One fork server process, reached over its stdin/stdout.
 
@@ -69,6 +76,7 @@ class JailClient:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=_lift_memory_limit,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start the sandbox: {exc}") from exc

@@ -169,6 +169,20 @@ class Engine:
             done.set()
         return [self._compose(items[i], i, plan) for i in range(len(items))]
 
+    async def run_task(self, task: Task) -> TaskResult:
+        """Run one task on a worker, outside the cache (``/run_code``)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[TaskResult] = loop.create_future()
+        done = threading.Event()
+        self.pool.submit([Entry(task, _deliverer(loop, fut), done.is_set)])
+        timeout = (task.timeout_s or self.request_timeout_s) + 5.0
+        try:
+            return await asyncio.wait_for(fut, timeout=min(timeout, self.request_timeout_s))
+        except TimeoutError:
+            return TaskResult.fail("deadline", "the request's deadline passed", retryable=True)
+        finally:
+            done.set()
+
     # -- planning ----------------------------------------------------------------------------
 
     def _plan(self, items: Sequence[ItemInput], default: Any) -> _Plan:

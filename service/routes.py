@@ -9,8 +9,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from referee import sandbox
+from referee.service.dispatch._task import Task
+from referee.service.dispatch.worker import RUN_CODE
 from referee.service.engine import BadRequest, Engine, ItemInput
 from referee.service.schemas import (
+    RunCodeRequest,
+    RunCodeResponse,
     ScoreRequest,
     ScoreResponse,
     VerifierInfo,
@@ -18,7 +23,7 @@ from referee.service.schemas import (
     spec_to_json,
 )
 from referee.service.settings import Settings
-from referee.verifiers import REGISTRY
+from referee.verifiers import REGISTRY, Context
 
 __all__ = ["router"]
 
@@ -75,6 +80,34 @@ async def score(body: ScoreRequest, request: Request) -> Response:
         json.dumps(payload, ensure_ascii=False, allow_nan=False).encode(),
         media_type="application/json",
     )
+
+
+@router.post("/run_code", response_model=RunCodeResponse)
+async def run_code(body: RunCodeRequest, request: Request) -> JSONResponse:
+    """Run one program, SandboxFusion-compatible (same request and response fields)."""
+    if sandbox.get_language(body.language) is None:
+        raise HTTPException(
+            422, f"language: unsupported {body.language!r}; valid: {', '.join(sandbox.LANGUAGES)}"
+        )
+    settings: Settings = request.app.state.settings
+    if len(body.code) > settings.max_response_chars:
+        raise HTTPException(413, f"code: exceeds max_response_chars={settings.max_response_chars}")
+    budget = body.compile_timeout + body.run_timeout + 5.0
+    task = Task(RUN_CODE, None, "", body.model_dump(), Context(), budget)
+    result = await _engine(request).run_task(task)
+    if result.payload is None:
+        message = result.error.message if result.error else "the sandbox did not answer"
+        return JSONResponse(
+            {
+                "status": "SandboxError",
+                "message": message,
+                "compile_result": None,
+                "run_result": None,
+                "executor_pod_name": None,
+                "files": {},
+            }
+        )
+    return JSONResponse(result.payload)
 
 
 @router.get("/verifiers", response_model=VerifiersResponse)

@@ -7,11 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
+    "CommandRunResult",
     "ComponentOut",
     "ComponentSpec",
     "ErrorOut",
     "ItemIn",
     "ResultOut",
+    "RunCodeRequest",
+    "RunCodeResponse",
     "ScoreRequest",
     "ScoreResponse",
     "VerifierInfo",
@@ -99,3 +102,33 @@ def spec_to_json(spec: VerifierSpec | None) -> Any:
     if isinstance(spec, ComponentSpec):
         return spec.model_dump()
     return [spec_to_json(s) for s in spec]
+
+
+class RunCodeRequest(BaseModel):
+    """Body of ``POST /run_code`` (SandboxFusion's field names)."""
+
+    code: str
+    language: str
+    compile_timeout: float = Field(10, gt=0, le=120)
+    run_timeout: float = Field(10, gt=0, le=120)
+    memory_limit_MB: int = Field(-1, ge=-1, le=16384)
+    stdin: str | None = None
+    files: dict[str, str] = Field(default_factory=dict, description="path -> base64 content")
+    fetch_files: list[str] = Field(default_factory=list)
+
+
+class CommandRunResult(BaseModel):
+    status: Literal["Finished", "TimeLimitExceeded", "Error"]
+    execution_time: float | None = None
+    return_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+class RunCodeResponse(BaseModel):
+    status: Literal["Success", "Failed", "SandboxError"]
+    message: str
+    compile_result: CommandRunResult | None = None
+    run_result: CommandRunResult | None = None
+    executor_pod_name: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)

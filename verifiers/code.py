@@ -268,7 +268,7 @@ def _run_io_tests(
     limits = Limits(time_s=spec.time_limit_s, memory_mb=spec.memory_limit_mb)
     inline = program if lang.inline_python else None
     if not lang.inline_python:
-        compiled = box.compile(workdir, lang, program, limits)
+        compiled = box.compile(workdir, lang, program, Limits(time_s=lang.compile_time_s))
         if compiled.status == RunStatus.SANDBOX_ERROR:
             raise CannotJudge(
                 "sandbox_error", compiled.message or "compile step failed", retryable=True

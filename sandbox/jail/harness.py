@@ -132,7 +132,7 @@ def _same(got: Any, expected: Any) -> bool:
     """Equality for call-based tests: exact, floats within 1e-6, tuples equal lists."""
     if isinstance(got, float) or isinstance(expected, float):
         if isinstance(got, bool) or isinstance(expected, bool):
-            return got == expected
+            return bool(got == expected)
         if isinstance(got, int | float) and isinstance(expected, int | float):
             return math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-6)
         return False

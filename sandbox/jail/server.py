@@ -14,6 +14,7 @@ called by a harness in a second process: see ``harness.py``), ``cleanup``.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
 import errno
@@ -23,6 +24,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -120,6 +122,9 @@ def _apply_limits(limits: dict[str, Any], memory: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     if memory:
         size = int(limits["memory_mb"]) * 1024 * 1024
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if hard != resource.RLIM_INFINITY:
+            size = min(size, hard)
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
     fsize = int(limits["file_size_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
@@ -378,15 +383,41 @@ def _workdir(name: str) -> str:
     return path
 
 
-def _write_files(workdir: str, files: dict[str, str]) -> None:
+def _inside(workdir: str, rel: str) -> str:
+    norm = os.path.normpath(rel)
+    if norm.startswith(("/", "..")) or norm == ".":
+        raise ValueError(f"file path {rel!r} leaves the working directory")
+    return os.path.join(workdir, norm)
+
+
+def _write_files(workdir: str, files: dict[str, Any]) -> None:
+    """Text, or ``{"b64": ...}`` for bytes."""
     for rel, content in files.items():
-        norm = os.path.normpath(rel)
-        if norm.startswith(("/", "..")) or norm == ".":
-            raise ValueError(f"file path {rel!r} leaves the working directory")
-        path = os.path.join(workdir, norm)
+        path = _inside(workdir, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(content)
+        data = base64.b64decode(content["b64"]) if isinstance(content, dict) else content.encode()
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def _fetch_files(workdir: str, paths: list[str], cap: int) -> dict[str, str]:
+    """Base64 of the named files the run left (regular files only, ``cap`` bytes in all)."""
+    out: dict[str, str] = {}
+    for rel in paths:
+        path = _inside(workdir, rel)
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                data = os.read(fd, cap + 1)
+            finally:
+                os.close(fd)
+            cap -= len(data)
+            if cap < 0:
+                break
+            out[rel] = base64.b64encode(data).decode()
+    return out
 
 
 def op_run(msg: dict[str, Any]) -> dict[str, Any]:
@@ -417,9 +448,12 @@ def op_run(msg: dict[str, Any]) -> dict[str, Any]:
             os.execve(argv[0], argv, ENV)
 
     try:
-        return spawn_and_watch(start, stdin, limits)
+        result = spawn_and_watch(start, stdin, limits)
     finally:
         _kill_strays()
+    if msg.get("fetch"):
+        result["files"] = _fetch_files(workdir, list(msg["fetch"]), int(limits["output_bytes"]))
+    return result
 
 
 def op_call(msg: dict[str, Any]) -> dict[str, Any]:

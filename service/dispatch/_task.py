@@ -40,10 +40,15 @@ class TaskResult:
     error: ErrorInfo | None = None
     elapsed_s: float = 0.0
     killed: bool = field(default=False)
+    payload: Any = None  # the answer of an internal task (not a verifier)
 
     @staticmethod
     def ok(score: Score, elapsed_s: float = 0.0, *, killed: bool = False) -> TaskResult:
         return TaskResult("ok", score=score, elapsed_s=elapsed_s, killed=killed)
+
+    @staticmethod
+    def answer(payload: Any, elapsed_s: float = 0.0) -> TaskResult:
+        return TaskResult("ok", elapsed_s=elapsed_s, payload=payload)
 
     @staticmethod
     def fail(kind: str, message: str, *, retryable: bool, elapsed_s: float = 0.0) -> TaskResult:

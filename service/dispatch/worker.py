@@ -19,10 +19,11 @@ from multiprocessing.connection import Connection
 from types import FrameType
 
 from referee import sandbox, verifiers
+from referee.sandbox import run_code
 from referee.service.dispatch._task import Task, TaskResult
 from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score
 
-__all__ = ["Deadline", "WorkerConfig", "grade_one", "main"]
+__all__ = ["RUN_CODE", "Deadline", "WorkerConfig", "grade_one", "main"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -53,8 +54,30 @@ def _rss_kb() -> int:
         return 0
 
 
+RUN_CODE = "sandbox.run_code"  # internal task: SandboxFusion-style /run_code
+
+
+def _internal(task: Task, timeout_s: float) -> TaskResult:
+    start = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        payload = run_code.execute(task.reference)
+    except Deadline:
+        return TaskResult.fail(
+            "deadline",
+            "run_code took longer than its deadline",
+            retryable=False,
+            elapsed_s=time.perf_counter() - start,
+        )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return TaskResult.answer(payload, time.perf_counter() - start)
+
+
 def grade_one(task: Task, timeout_s: float) -> TaskResult:
     """Grade one task under the soft deadline; every failure becomes a value."""
+    if task.verifier == RUN_CODE:
+        return _internal(task, timeout_s)
     start = time.perf_counter()
     verifier = verifiers.get(task.verifier)
     context = task.context if verifier.grade_uses_context else NO_CONTEXT
@@ -80,9 +103,11 @@ def grade_one(task: Task, timeout_s: float) -> TaskResult:
 
 
 def _limit_memory(limit_mb: int) -> None:
+    # Soft limit only: the sandbox's jails, started from here, lift it for themselves
+    # and set their own per-run limits.
     if limit_mb > 0:
         limit = limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 def _reap_orphans() -> None:
