@@ -39,10 +39,10 @@ _lock = threading.Lock()
 _sandbox: list[Sandbox] = []
 
 
-def configure(backend: str, slot: int = 0) -> None:
+def configure(backend: str, slot: int = 0, uid_base: int = _BASE_UID) -> None:
     """Set this process's backend and jail uid (one uid per worker: RLIMIT_NPROC is per uid)."""
     _state["backend"] = backend
-    _state["uid"] = _BASE_UID + slot
+    _state["uid"] = uid_base + slot
 
 
 def current() -> Sandbox:

@@ -28,62 +28,36 @@ _JAIL_DIR = "/opt/referee"
 _REPLY_MARGIN_S = 5.0
 
 
+_TMP_BYTES = 512 * 1024 * 1024
+
+
 def bwrap_argv(uid: int) -> list[str]:
     """The command that starts a fork server in a fresh bubblewrap jail as ``uid``."""
     bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
     if bwrap is None or setpriv is None:
         raise SandboxUnavailable("bubblewrap (bwrap) and setpriv are needed for the bwrap sandbox")
-    return [
-        setpriv,
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        bwrap,
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/sbin",
-        "/sbin",
-        "--ro-bind-try",
-        "/etc/alternatives",
-        "/etc/alternatives",
-        "--ro-bind-try",
-        "/etc/ld.so.cache",
-        "/etc/ld.so.cache",
-        "--ro-bind",
-        str(jail_files()),
-        _JAIL_DIR,
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--cap-drop",
-        "ALL",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/bin:/bin",
-        "--chdir",
-        "/tmp",
-        _PYTHON,
-        "-I",
-        f"{_JAIL_DIR}/server.py",
+    layout = [
+        ("--unshare-all", "--die-with-parent", "--new-session"),
+        ("--ro-bind", "/usr", "/usr"),
+        ("--symlink", "usr/lib", "/lib"),
+        ("--symlink", "usr/lib64", "/lib64"),
+        ("--symlink", "usr/bin", "/bin"),
+        ("--symlink", "usr/sbin", "/sbin"),
+        ("--ro-bind-try", "/etc/alternatives", "/etc/alternatives"),
+        ("--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"),
+        ("--ro-bind", str(jail_files()), _JAIL_DIR),
+        ("--proc", "/proc"),
+        ("--dev", "/dev"),
+        ("--size", str(_TMP_BYTES), "--tmpfs", "/tmp"),
+        ("--remount-ro", "/"),  # bwrap's root tmpfs (and /etc in it): nothing to plant there
+        ("--cap-drop", "ALL"),
+        ("--clearenv", "--setenv", "PATH", "/usr/bin:/bin"),
+        ("--chdir", "/tmp"),
     ]
+    argv = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", bwrap]
+    for group in layout:
+        argv.extend(group)
+    return [*argv, _PYTHON, "-I", f"{_JAIL_DIR}/server.py", "--jailed"]
 
 
 def local_argv() -> list[str]:

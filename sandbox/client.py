@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from referee.sandbox.jail import wire
 
 __all__ = ["JailClient", "jail_files"]
 
-_JAIL_SOURCES = ("server.py", "harness.py", "wire.py")
+_JAIL_SOURCES = ("server.py", "harness.py", "wire.py", "candidate.py")
 _copied: dict[str, Path] = {}
 _copy_lock = threading.Lock()
 
@@ -45,6 +46,14 @@ def _lift_memory_limit() -> None:
     # The verifier worker caps its own address space; the jail sets per-run limits.
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
+class _DiedBeforeReply(Exception):
+    pass
+
+
+# A jail that hangs up this fast was dead already (a run takes longer to kill it).
+_QUICK_DEATH_S = 0.05
 
 
 class JailClient:
@@ -87,7 +96,21 @@ class JailClient:
     def request(
         self, message: dict[str, Any], *, timeout_s: float, _starting: bool = False
     ) -> dict[str, Any]:
-        """Send one request and wait for its reply; SandboxError if the jail fails."""
+        """Send one request and wait for its reply; SandboxError if the jail fails.
+
+        A jail found dead before it answered (killed from outside since the last
+        request) is restarted and the request sent once more.
+        """
+        try:
+            return self._request_once(message, timeout_s=timeout_s, _starting=_starting)
+        except _DiedBeforeReply:
+            if _starting:
+                raise SandboxError("the sandbox exited while starting") from None
+            return self._request_once(message, timeout_s=timeout_s)
+
+    def _request_once(
+        self, message: dict[str, Any], *, timeout_s: float, _starting: bool = False
+    ) -> dict[str, Any]:
         if not _starting and not self.alive:
             self.start()
         process = self._process
@@ -95,12 +118,18 @@ class JailClient:
             raise SandboxError("sandbox not started")
         ok = False
         try:
-            wire.send(process.stdin.fileno(), message)
+            sent = time.monotonic()
+            try:
+                wire.send(process.stdin.fileno(), message)
+            except BrokenPipeError:
+                raise _DiedBeforeReply from None
             ready, _, _ = select.select([process.stdout.fileno()], [], [], timeout_s)
             if not ready:
                 raise SandboxError(f"sandbox did not answer within {timeout_s:.1f} s")
             reply = wire.recv(process.stdout.fileno())
             if reply is None:
+                if time.monotonic() - sent < _QUICK_DEATH_S:
+                    raise _DiedBeforeReply
                 raise SandboxError(f"sandbox exited: {self._stderr_tail()}")
             ok = True
             result: dict[str, Any] = reply

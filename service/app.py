@@ -54,6 +54,7 @@ def build_engine(settings: Settings, metrics: Metrics) -> Engine:
             memory_limit_mb=settings.worker_memory_limit_mb,
             plugins=settings.plugin_modules,
             sandbox=settings.sandbox,
+            sandbox_uid_base=settings.sandbox_uid_base,
         ),
         events,
     )

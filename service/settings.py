@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="Sandbox backend for code: auto (bwrap if it works here), bwrap, "
         "docker, or local-unsafe (no isolation: only if you mean it).",
     )
+    sandbox_uid_base: int = Field(
+        60000,
+        ge=1000,
+        description="Jail uid of worker 0 (worker i uses base + i); give each "
+        "server on one host its own range.",
+    )
     request_timeout_s: float = Field(
         300.0, gt=0, description="Deadline of a whole request; unfinished items get error deadline."
     )

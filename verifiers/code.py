@@ -44,8 +44,9 @@ class CodeParams:
     """Parameters of the ``code`` verifier.
 
     - ``checker``: how stdout is compared with the expected output: ``tokens``
-      (whitespace-separated tokens; numbers with a decimal point or exponent
-      within ``float_tolerance``, integers exactly), ``lines`` (line by line,
+      (whitespace-separated tokens; two integers exactly, numbers of which one is
+      written with a decimal point or exponent within ``float_tolerance``),
+      ``lines`` (line by line,
       trailing spaces and blank lines ignored), or ``exact``.
     - ``float_tolerance``: relative and absolute tolerance of the tokens checker.
     """
@@ -206,9 +207,10 @@ def extract(response: str, reference: Any, params: CodeParams, context: Context)
 # -- grading ---------------------------------------------------------------------------------
 
 
-def _float_token(token: str) -> float | None:
+def _number(token: str) -> int | float | None:
+    """A token's numeric value: int for integers, float for decimals, None otherwise."""
     if _INTEGER.fullmatch(token):
-        return None
+        return int(token)
     try:
         value = float(token)
     except ValueError:
@@ -233,8 +235,13 @@ def outputs_match(got: str, expected: str, params: CodeParams) -> bool:
     for x, y in zip(a, b, strict=True):
         if x == y:
             continue
-        fx, fy = _float_token(x), _float_token(y)
-        if fx is None or fy is None or not math.isclose(fx, fy, rel_tol=tol, abs_tol=tol):
+        nx, ny = _number(x), _number(y)
+        if nx is None or ny is None:
+            return False
+        if isinstance(nx, int) and isinstance(ny, int):
+            if nx != ny:  # integers compare exactly ("-0" is 0): no tolerance
+                return False
+        elif not math.isclose(nx, ny, rel_tol=tol, abs_tol=tol):
             return False
     return True
 
@@ -336,6 +343,9 @@ def _run_call_tests(box: sandbox.Sandbox, workdir: str, program: str, spec: Code
         return _final(spec, 0, total, {"status": call.status.value}, outcome)
     if "harness_error" in verdict:
         raise CannotJudge("unsupported_test", f"the test cannot run: {verdict['harness_error']}")
+    passed = verdict.get("passed")
+    if not isinstance(passed, int) or not 0 <= passed <= total:
+        raise CannotJudge("sandbox_error", "the harness sent an impossible verdict", retryable=True)
     failure = verdict.get("first_failure")
     outcome = Outcome.INCORRECT
     if failure is not None:
@@ -346,9 +356,7 @@ def _run_call_tests(box: sandbox.Sandbox, workdir: str, program: str, spec: Code
             outcome = Outcome.RUNTIME_ERROR
         if call.stderr.strip():
             failure["stderr"] = _short(call.stderr.strip()[-1000:])
-    return _final(
-        spec, int(verdict.get("passed", 0)), int(verdict.get("total", total)), failure, outcome
-    )
+    return _final(spec, passed, total, failure, outcome)
 
 
 def grade(extracted: str, reference: Any, params: CodeParams, context: Context) -> Score:

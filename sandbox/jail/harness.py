@@ -28,10 +28,14 @@ else:  # inside the jail the three scripts are plain top-level modules
     import wire
 
 VERDICT_MARK = "REFEREE-VERDICT:"
+# Exceptions a candidate may raise are re-raised in the harness by name, except
+# those that steer control flow (a StopIteration would end a checking loop early).
 _EXCEPTIONS = {
     name: obj
     for name, obj in vars(builtins).items()
-    if isinstance(obj, type) and issubclass(obj, Exception)
+    if isinstance(obj, type)
+    and issubclass(obj, Exception)
+    and not issubclass(obj, StopIteration | StopAsyncIteration)
 }
 
 

@@ -54,6 +54,11 @@ _MEMORY_MARKERS = (
 )
 CLONE_THREAD = 0x00010000
 SERVER_PID = os.getpid()
+JAIL_DIR = os.path.dirname(os.path.abspath(__file__))
+# Set by backends that give the server a pid namespace and a /tmp of its own
+# (bwrap, docker). Only then may it kill every other process it sees and wipe /tmp.
+JAILED = "--jailed" in sys.argv
+_PR_SET_DUMPABLE = 4
 
 
 # -- seccomp -----------------------------------------------------------------------------------
@@ -208,11 +213,16 @@ def run_python_inline(code: Any, filename: str) -> None:
 
 
 def _kill_strays() -> None:
-    """Kill every process of the jail but this server (and the jail's init, pid 1)."""
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, SERVER_PID):
-            with contextlib.suppress(OSError):
-                os.kill(int(name), signal.SIGKILL)
+    """Kill every process of the jail but this server and the jail's init; reap children.
+
+    Outside a jail of its own (local-unsafe) the server only reaps: each run's
+    process group was killed already, and the machine's other processes are not ours.
+    """
+    if JAILED:
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in (1, SERVER_PID):
+                with contextlib.suppress(OSError):
+                    os.kill(int(name), signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
@@ -465,7 +475,7 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
     workdir = _workdir(msg["workdir"])
     limits = msg["limits"]
     try:
-        code = compile(msg["source"], "main.py", "exec")
+        compile(msg["source"], "main.py", "exec")  # syntax errors answer before any fork
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return {"status": "compile_error", "stderr": f"{type(exc).__name__}: {exc}"[:4000]}
     to_cand_r, to_cand_w = os.pipe()
@@ -474,10 +484,23 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
     rpc_harness = (from_cand_r, to_cand_w)
     entry_point = msg["entry_point"]
 
+    _write_files(workdir, {"main.py": msg["source"]})
+    candidate_argv = [
+        "/usr/bin/python3",
+        "-I",
+        os.path.join(JAIL_DIR, "candidate.py"),
+        str(rpc_candidate[0]),
+        str(rpc_candidate[1]),
+        entry_point,
+    ]
+
     def start_candidate(fds: tuple[int, int, int]) -> None:
-        _child_setup(workdir, fds, limits, True, "inline", keep=rpc_candidate)
-        _fresh_stdio()
-        harness.serve_candidate(code, entry_point, *rpc_candidate)
+        # A fresh interpreter: the forked server's memory holds this request (the
+        # tests) and earlier ones; the candidate must start without any of it.
+        _child_setup(workdir, fds, limits, True, "exec", keep=rpc_candidate)
+        for fd in rpc_candidate:
+            os.set_inheritable(fd, True)
+        os.execve(candidate_argv[0], candidate_argv, ENV)
 
     cpid, cand_in, cand_out, cand_err, _ = _fork(start_candidate)
     os.close(cand_in)
@@ -511,9 +534,20 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
 
 
 def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
+    """Remove a working directory; in a jail, also whatever runs left elsewhere in /tmp."""
     name = msg["workdir"]
     if name and "/" not in name and not name.startswith("."):
         shutil.rmtree(os.path.join(WORK_ROOT, name), ignore_errors=True)
+    if JAILED:
+        for entry in os.listdir("/tmp"):
+            path = os.path.join("/tmp", entry)
+            if path == WORK_ROOT:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
     return {"status": "ok"}
 
 
@@ -524,7 +558,17 @@ def op_ping(msg: dict[str, Any]) -> dict[str, Any]:
 OPS = {"ping": op_ping, "run": op_run, "call": op_call, "cleanup": op_cleanup}
 
 
+def _not_dumpable() -> None:
+    # Inherited by every forked child: no process of the jail can open another's
+    # /proc/<pid>/{mem,fd,environ} (same uid otherwise would allow it).
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def main() -> None:
+    _not_dumpable()
     # The protocol moves off fds 0/1 so that children can take fresh stdio.
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -48,6 +48,7 @@ class PoolConfig:
     memory_limit_mb: int = 4096
     plugins: tuple[str, ...] = ()
     sandbox: str = "auto"
+    sandbox_uid_base: int = 60000
 
 
 @dataclass(slots=True)
@@ -166,6 +167,7 @@ class WorkerPool:
             self.config.plugins,
             self.config.sandbox,
             slot,
+            self.config.sandbox_uid_base,
         )
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(

@@ -36,6 +36,7 @@ class WorkerConfig:
     plugins: tuple[str, ...] = ()
     sandbox: str = "auto"
     slot: int = 0
+    sandbox_uid_base: int = 60000
 
 
 class Deadline(BaseException):
@@ -141,7 +142,7 @@ def main(conn: Connection, config: WorkerConfig) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     _die_with_parent()
     _become_subreaper()
-    sandbox.configure(config.sandbox, config.slot)
+    sandbox.configure(config.sandbox, config.slot, config.sandbox_uid_base)
     verifiers.load_builtin(config.plugins)
     _limit_memory(config.memory_limit_mb)
     conn.send("ready")

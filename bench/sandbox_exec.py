@@ -1,0 +1,412 @@
+"""Benchmark: running untrusted programs in the bwrap sandbox vs a bare subprocess.
+
+What is measured, in one run and on one machine:
+
+(a) the latency of one run of a trivial Python program (``print(sum(range(10)))``)
+    through ``Sandbox.run(..., source=...)`` of a warm bwrap jail (the fork server's
+    in-place fast path: a fork, no exec), against the baseline a trainer would
+    write without Referee, ``subprocess.run([sys.executable, "-c", ...])``, and
+    the same with ``/usr/bin/python3 -I`` (the interpreter the jail uses, without
+    the virtualenv's site-packages: the fairer baseline). The three are
+    interleaved run by run, so that noise hits them alike. Target: the sandbox at
+    most half the bare subprocess time.
+(b) the throughput of HumanEval-style items (``test_code`` + ``entry_point``)
+    through ``POST /score`` of a ``referee serve --workers N`` that this script
+    starts and stops itself, for N = 1 and 2, against the baseline of the same
+    checks as bare subprocesses (program + test code + ``check(entry_point)`` in
+    ``python3 -I -c``), N at a time. The batch is ~200 generated problems, each
+    program distinct (so the result cache never answers), half of them correct;
+    the rest wrong, crashing or not defining the function. Each side's rewards
+    are compared with the generator's, so that speed bought with wrong answers shows.
+
+Run ``.venv/bin/python bench/sandbox_exec.py`` (``--quick`` for a smoke run); it
+writes its figures to ``bench/results/sandbox_exec.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from referee.sandbox import Limits, RunStatus, get_language
+from referee.sandbox.backend import open_sandbox
+
+TRIVIAL = "print(sum(range(10)))"
+SYSTEM_PYTHON = "/usr/bin/python3"
+REFEREE = str(Path(sys.executable).with_name("referee"))
+BENCH_UID = 60020  # apart from the server's workers (60000 + slot) and the tests
+
+
+# -- (a) per-run latency ---------------------------------------------------------------------
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "p50_ms": round(statistics.median(samples) * 1000, 3),
+        "p99_ms": round(cuts[98] * 1000, 3),
+        "mean_ms": round(statistics.fmean(samples) * 1000, 3),
+        "n": len(samples),
+    }
+
+
+def bench_latency(runs: int) -> dict[str, Any]:
+    box = open_sandbox("bwrap", uid=BENCH_UID)
+    python = get_language("python")
+    assert python is not None
+    limits = Limits()
+    workdirs: list[str] = []
+
+    def sandboxed() -> str:
+        workdir = box.client.next_workdir()
+        workdirs.append(workdir)
+        result = box.run(workdir, python, limits, source=TRIVIAL)
+        if result.status != RunStatus.OK:
+            raise RuntimeError(f"sandbox run failed: {result}")
+        return result.stdout
+
+    def bare(argv: list[str]) -> Callable[[], str]:
+        def run() -> str:
+            return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+        return run
+
+    methods: dict[str, Callable[[], str]] = {
+        "sandbox": sandboxed,
+        "subprocess_venv_python": bare([sys.executable, "-c", TRIVIAL]),
+        "subprocess_usr_python_isolated": bare([SYSTEM_PYTHON, "-I", "-c", TRIVIAL]),
+    }
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    cleanup: list[float] = []
+    try:
+        for _ in range(max(5, runs // 20)):  # warm-up: page cache, the jail's first fork
+            for fn in methods.values():
+                fn()
+        for workdir in workdirs:
+            box.cleanup(workdir)
+        for _ in range(runs):
+            for name, fn in methods.items():
+                started = time.perf_counter()
+                out = fn()
+                times[name].append(time.perf_counter() - started)
+                if out != "45\n":
+                    raise RuntimeError(f"{name} printed {out!r}")
+            # the verifier removes each item's workdir: its cost, measured apart
+            started = time.perf_counter()
+            box.cleanup(workdirs[-1])
+            cleanup.append(time.perf_counter() - started)
+    finally:
+        box.close()
+    figures = {name: percentiles(samples) for name, samples in times.items()}
+    sandbox_p50 = figures["sandbox"]["p50_ms"]
+    ratios = {
+        f"sandbox_over_{name}_p50": round(sandbox_p50 / figures[name]["p50_ms"], 3)
+        for name in methods
+        if name != "sandbox"
+    }
+    ratios.update(
+        {
+            f"sandbox_over_{name}_p99": round(
+                figures["sandbox"]["p99_ms"] / figures[name]["p99_ms"], 3
+            )
+            for name in methods
+            if name != "sandbox"
+        }
+    )
+    return {
+        "runs": figures,
+        "cleanup_request": percentiles(cleanup),
+        "ratios": ratios,
+        "target": "sandbox p50 <= 0.5 x bare subprocess p50",
+        "target_met": ratios["sandbox_over_subprocess_venv_python_p50"] <= 0.5,
+    }
+
+
+# -- (b) HumanEval-style throughput ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    entry_point: str
+    program: str
+    test_code: str
+    expected_reward: float
+
+
+def _family(kind: int, n: int) -> tuple[str, str, Callable[[Any], Any], list[Any]]:
+    """(entry point, correct body, reference function, test arguments) of problem ``n``."""
+    k = n % 7 + 2
+    if kind == 0:
+        return (
+            f"add_mod_{n}",
+            f"    return (x + {n}) % {k}\n",
+            lambda x: (x + n) % k,
+            [0, 1, 5, 17, 1000 + n],
+        )
+    if kind == 1:
+        return (
+            f"running_max_{n}",
+            "    out, best = [], None\n"
+            "    for v in x:\n"
+            "        best = v if best is None else max(best, v)\n"
+            "        out.append(best)\n"
+            "    return out\n",
+            lambda x: [max(x[: i + 1]) for i in range(len(x))],
+            [[], [n, 1, 2], [3, 2, 5, 1], list(range(n % 5, -1, -1))],
+        )
+    if kind == 2:
+        return (
+            f"count_char_{n}",
+            f"    return x.count({chr(97 + n % 26)!r})\n",
+            lambda x: x.count(chr(97 + n % 26)),
+            ["", "abcabc", "zzz" + chr(97 + n % 26) * (n % 4), "hello world"],
+        )
+    return (
+        f"sum_squares_{n}",
+        f"    return sum(i * i for i in range(x)) + {n}\n",
+        lambda x: sum(i * i for i in range(x)) + n,
+        [0, 1, 4, 10],
+    )
+
+
+def build_problems(count: int, seed: int) -> list[Problem]:
+    """``count`` distinct problems: half correct, the others wrong in assorted ways."""
+    rng = random.Random(seed)
+    problems = []
+    for n in range(count):
+        entry, body, reference, args = _family(n % 4, n)
+        asserts = "".join(f"    assert candidate({a!r}) == {reference(a)!r}\n" for a in args)
+        test_code = f"\n\nMETADATA = {{'id': {n}}}\n\n\ndef check(candidate):\n{asserts}"
+        correct = n % 2 == 0
+        flavour = rng.random()
+        if correct:
+            program = f"def {entry}(x):\n{body}"
+        elif flavour < 0.6:  # wrong answer: the right code, plus an off-by-one
+            program = f"def _right(x):\n{body}\n\ndef {entry}(x):\n    return _right(x) + 1\n"
+            if n % 4 == 1:  # lists: one element too many
+                program = f"def _right(x):\n{body}\n\ndef {entry}(x):\n    return _right(x) + [0]\n"
+        elif flavour < 0.85:  # crashes
+            program = f"def {entry}(x):\n    raise ValueError('not implemented {n}')\n"
+        else:  # no such function
+            program = f"def solve_{n}(x):\n{body}"
+        problems.append(Problem(entry, program, test_code, 1.0 if correct else 0.0))
+    return problems
+
+
+def response_of(problem: Problem) -> str:
+    return (
+        "<think>\nThe function is short; check the empty input.\n</think>\n\n"
+        f"```python\n{problem.program}```\n"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "REFEREE_SANDBOX": "bwrap", "REFEREE_LOG_LEVEL": "warning"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [REFEREE, "serve", "--port", str(port), "--workers", str(workers)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_server(process)
+    raise RuntimeError(f"server not ready in 60 s:\n{log.read_text()}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def score(client: httpx.Client, problems: list[Problem]) -> tuple[float, list[dict[str, Any]]]:
+    body = {
+        "verifier": "code",
+        "items": [
+            {
+                "id": str(i),
+                "response": response_of(p),
+                "reference": {
+                    "language": "python",
+                    "test_code": p.test_code,
+                    "entry_point": p.entry_point,
+                },
+            }
+            for i, p in enumerate(problems)
+        ],
+    }
+    started = time.perf_counter()
+    reply = client.post("/score", json=body)
+    elapsed = time.perf_counter() - started
+    reply.raise_for_status()
+    results: list[dict[str, Any]] = reply.json()["results"]
+    return elapsed, results
+
+
+def bench_server(workers: int, problems: list[Problem], warmup: list[Problem]) -> dict[str, Any]:
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"referee-bench-sandbox-{workers}.log"
+    process, url = start_server(workers, log)
+    try:
+        with httpx.Client(base_url=url, timeout=600) as client:
+            score(client, warmup)  # every worker opens its jail and warms up
+            elapsed, results = score(client, problems)
+    finally:
+        stop_server(process)
+    errors = [r for r in results if r["status"] != "ok"]
+    cached = sum(bool(r["cached"]) for r in results)
+    disagree = sum(r["reward"] != p.expected_reward for r, p in zip(results, problems, strict=True))
+    outcomes: dict[str, int] = {}
+    for r in results:
+        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+    return {
+        "workers": workers,
+        "items": len(problems),
+        "seconds": round(elapsed, 3),
+        "tests_per_s": round(len(problems) / elapsed, 1),
+        "errors": len(errors),
+        "cached": cached,
+        "rewards_disagreeing_with_generator": disagree,
+        "outcomes": outcomes,
+    }
+
+
+def baseline_check(problem: Problem) -> float:
+    """The unsandboxed baseline: one ``python3 -I -c`` per item, exit status 0 = pass."""
+    source = f"{problem.program}\n{problem.test_code}\ncheck({problem.entry_point})\n"
+    try:
+        done = subprocess.run(
+            [SYSTEM_PYTHON, "-I", "-c", source], capture_output=True, timeout=10, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return 0.0
+    return 1.0 if done.returncode == 0 else 0.0
+
+
+def bench_baseline(workers: int, problems: list[Problem]) -> dict[str, Any]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        rewards = list(pool.map(baseline_check, problems))
+    elapsed = time.perf_counter() - started
+    disagree = sum(r != p.expected_reward for r, p in zip(rewards, problems, strict=True))
+    return {
+        "workers": workers,
+        "items": len(problems),
+        "seconds": round(elapsed, 3),
+        "tests_per_s": round(len(problems) / elapsed, 1),
+        "rewards_disagreeing_with_generator": disagree,
+    }
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=400, help="timed runs per method in (a)")
+    parser.add_argument("--items", type=int, default=200, help="HumanEval-style items in (b)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 60 runs, 40 items")
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).parent / "results" / "sandbox_exec.json"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.items = 60, 40
+
+    print(f"(a) latency of one trivial Python run, {args.runs} runs each, interleaved")
+    latency = bench_latency(args.runs)
+    for name, fig in latency["runs"].items():
+        print(f"    {name:32s} p50 {fig['p50_ms']:8.2f} ms   p99 {fig['p99_ms']:8.2f} ms")
+    print(f"    {'(cleanup request)':32s} p50 {latency['cleanup_request']['p50_ms']:8.2f} ms")
+    for name, ratio in latency["ratios"].items():
+        print(f"    {name:50s} {ratio:6.3f}")
+    print(f"    target {latency['target']}: {'met' if latency['target_met'] else 'NOT met'}")
+
+    problems = build_problems(args.items, args.seed)
+    # Warm-up items: other problem numbers, so that no cache key is shared.
+    warmup = build_problems(args.items + 16, args.seed + 1)[args.items :]
+    print(f"\n(b) {len(problems)} HumanEval-style items through POST /score, cold cache")
+    throughput = []
+    for workers in args.workers:
+        base = bench_baseline(workers, problems)
+        served = bench_server(workers, problems, warmup)
+        ratio = round(served["tests_per_s"] / base["tests_per_s"], 3)
+        throughput.append({"workers": workers, "referee": served, "baseline": base, "ratio": ratio})
+        print(
+            f"    workers={workers}: referee {served['tests_per_s']:7.1f} tests/s "
+            f"({served['seconds']:.2f} s, errors {served['errors']}, cached {served['cached']}, "
+            f"disagreeing {served['rewards_disagreeing_with_generator']}) | bare subprocess "
+            f"x{workers} {base['tests_per_s']:7.1f} tests/s "
+            f"(disagreeing {base['rewards_disagreeing_with_generator']}) | ratio {ratio:.2f}"
+        )
+    if len(throughput) > 1:
+        scaling = round(
+            throughput[-1]["referee"]["tests_per_s"] / throughput[0]["referee"]["tests_per_s"], 3
+        )
+        print(
+            f"    referee scaling {throughput[0]['workers']} -> {throughput[-1]['workers']} "
+            f"workers: x{scaling}"
+        )
+    else:
+        scaling = None
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "sandbox_exec",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "latency": latency,
+        "throughput": throughput,
+        "referee_scaling": scaling,
+    }
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
