@@ -29,6 +29,9 @@ _REPLY_MARGIN_S = 5.0
 
 
 _TMP_BYTES = 512 * 1024 * 1024
+# The jail starts with this environment, not the server's (bwrap keeps what it was
+# given, and its /proc/<pid>/environ is readable to the jail's uid).
+_JAIL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def bwrap_argv(uid: int) -> list[str]:
@@ -37,7 +40,9 @@ def bwrap_argv(uid: int) -> list[str]:
     if bwrap is None or setpriv is None:
         raise SandboxUnavailable("bubblewrap (bwrap) and setpriv are needed for the bwrap sandbox")
     layout = [
-        ("--unshare-all", "--die-with-parent", "--new-session"),
+        # --as-pid-1: the fork server is the namespace's init (unkillable from inside,
+        # not dumpable); no bwrap process the program's uid could inspect or write.
+        ("--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1"),
         ("--ro-bind", "/usr", "/usr"),
         ("--symlink", "usr/lib", "/lib"),
         ("--symlink", "usr/lib64", "/lib64"),
@@ -50,6 +55,7 @@ def bwrap_argv(uid: int) -> list[str]:
         ("--dev", "/dev"),
         ("--size", str(_TMP_BYTES), "--tmpfs", "/tmp"),
         ("--remount-ro", "/"),  # bwrap's root tmpfs (and /etc in it): nothing to plant there
+        ("--remount-ro", "/dev"),  # device nodes still work; /dev/shm is not storage
         ("--cap-drop", "ALL"),
         ("--clearenv", "--setenv", "PATH", "/usr/bin:/bin"),
         ("--chdir", "/tmp"),
@@ -85,7 +91,12 @@ class Sandbox:
         self.client = client
 
     def _request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        return self.client.request(message, timeout_s=timeout_s + _REPLY_MARGIN_S)
+        reply = self.client.request(message, timeout_s=timeout_s + _REPLY_MARGIN_S)
+        if reply.get("status") == "sandbox_error":
+            # The fork server failed on its own side (a broken jail): start afresh.
+            self.client.close()
+            raise SandboxError(str(reply.get("message", "sandbox error")))
+        return reply
 
     def run(
         self,
@@ -196,7 +207,7 @@ def open_sandbox(backend: str, *, uid: int) -> Sandbox:
     """Start a sandbox of the named backend (``auto``: bwrap when it works here)."""
     if backend in ("auto", "bwrap"):
         try:
-            client = JailClient(bwrap_argv(uid))
+            client = JailClient(bwrap_argv(uid), env=_JAIL_ENV)
             client.start()
             return Sandbox("bwrap", client)
         except SandboxError as exc:
@@ -211,7 +222,7 @@ def open_sandbox(backend: str, *, uid: int) -> Sandbox:
 
         return Sandbox("docker", docker_client(uid))
     if backend == "local-unsafe":
-        client = JailClient(local_argv())
+        client = JailClient(local_argv(), env=_JAIL_ENV)
         client.start()
         return Sandbox("local-unsafe", client)
     raise SandboxUnavailable(

@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import os
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -48,8 +49,8 @@ def _lift_memory_limit() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
 
 
-class _DiedBeforeReply(Exception):
-    pass
+class _DiedBeforeReply(SandboxError):
+    """The jail was found dead before it answered: worth one more try."""
 
 
 # A jail that hangs up this fast was dead already (a run takes longer to kill it).
@@ -65,8 +66,15 @@ class JailClient:
     stale reply can never be read as the answer to the next request.
     """
 
-    def __init__(self, argv: Sequence[str], *, start_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        start_timeout_s: float = 30.0,
+    ) -> None:
         self.argv = list(argv)
+        self.env = env
         self.start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
         self._ids = itertools.count()
@@ -86,6 +94,7 @@ class JailClient:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 preexec_fn=_lift_memory_limit,
+                env=self.env,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start the sandbox: {exc}") from exc
@@ -141,7 +150,8 @@ class JailClient:
                 self.close()
 
     def next_workdir(self) -> str:
-        return f"r{os.getpid()}-{next(self._ids)}"
+        # Unpredictable: a program must not prepare the next item's directory.
+        return f"r{next(self._ids)}-{secrets.token_hex(8)}"
 
     def _stderr_tail(self) -> str:
         process = self._process

@@ -14,6 +14,7 @@ called by a harness in a second process: see ``harness.py``), ``cleanup``.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import builtins
 import contextlib
@@ -26,6 +27,7 @@ import shutil
 import signal
 import stat
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -95,6 +97,11 @@ def _build_filter(allow_exec: bool) -> Any:
         "userfaultfd",
         "io_uring_setup",
         "setsid",
+        "setpgid",
+        "pidfd_send_signal",
+        "pidfd_getfd",
+        "process_madvise",
+        "kcmp",
     ):
         with contextlib.suppress(RuntimeError, ValueError):
             f.add_rule(deny, name)
@@ -102,10 +109,12 @@ def _build_filter(allow_exec: bool) -> Any:
         f.add_rule(deny, "execve")
         f.add_rule(deny, "execveat")
     # Signals only to itself: no kill(-1), no process group, no fork server, no jail init.
-    for name in ("kill", "tgkill"):
+    for name in ("kill", "tgkill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         f.add_rule(deny, name, seccomp.Arg(0, seccomp.MASKED_EQ, 0x80000000, 0x80000000))
         for pid in (0, 1, SERVER_PID):
             f.add_rule(deny, name, seccomp.Arg(0, seccomp.EQ, pid))
+    # Resource limits of itself only (pid 0): never of the fork server.
+    f.add_rule(deny, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
     return f
 
 
@@ -183,49 +192,76 @@ def _fresh_stdio() -> None:
 
 
 def run_python_inline(code: Any, filename: str) -> None:
-    """Run a compiled program as ``__main__`` of this (forked) interpreter, then exit."""
+    """Run a compiled program as ``__main__`` of this (forked) interpreter, then exit.
+
+    Exit as ``python3 main.py`` would: wait for non-daemon threads (the
+    ``threading.Thread(target=main)`` idiom for a bigger stack), run atexit
+    handlers, flush, then leave without the fork server's own cleanup.
+    """
     _fresh_stdio()
     sys.argv = [filename]
+    atexit._clear()  # handlers registered by the fork server are not the program's
     namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename}
-    status = 0
+    status = _run_main(lambda: exec(code, namespace))
     try:
-        exec(code, namespace)
-    except SystemExit as exc:
-        if exc.code is None:
-            status = 0
-        elif isinstance(exc.code, int):
-            status = exc.code & 0xFF
-        else:
-            print(exc.code, file=sys.stderr)
-            status = 1
+        threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads
     except BaseException as exc:
-        # From the program's own frames on: the fork server's frame is noise.
-        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-        traceback.print_exception(type(exc), exc, tb)
-        status = 1
+        status = status or _report(exc)
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
             stream.flush()
     os._exit(status)
 
 
+def _run_main(main: Callable[[], None]) -> int:
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            return exc.code & 0xFF
+        print(exc.code, file=sys.stderr)
+        return 1
+    except BaseException as exc:
+        return _report(exc)
+    return 0
+
+
+def _report(exc: BaseException) -> int:
+    # From the program's own frames on: the fork server's frames are noise.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+    return 1
+
+
 # -- running a child and watching it -----------------------------------------------------------
 
 
 def _kill_strays() -> None:
-    """Kill every process of the jail but this server and the jail's init; reap children.
+    """Kill every process of the jail but this server; reap what it was given to reap.
 
-    Outside a jail of its own (local-unsafe) the server only reaps: each run's
-    process group was killed already, and the machine's other processes are not ours.
+    In a jail the server is pid 1 of its namespace, so orphans become its children:
+    they are killed and reaped here before the next run. Outside a jail of its own
+    (local-unsafe) the server only reaps: each run's process group was killed
+    already, and the machine's other processes are not ours.
     """
-    if JAILED:
-        for name in os.listdir("/proc"):
-            if name.isdigit() and int(name) not in (1, SERVER_PID):
-                with contextlib.suppress(OSError):
-                    os.kill(int(name), signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
+    deadline = time.monotonic() + 1.0
+    while True:
+        others = [int(n) for n in os.listdir("/proc") if n.isdigit()] if JAILED else []
+        others = [pid for pid in others if pid not in (1, SERVER_PID)]
+        for pid in others:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        if not others or time.monotonic() > deadline:
+            return
+        time.sleep(0.001)
 
 
 def _classify(exit_status: int, stderr: str, timed_out: bool, over_output: bool) -> dict[str, Any]:
@@ -359,8 +395,9 @@ def _watch(
         if over_output:
             break
     if exit_status is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        for kill in (os.killpg, os.kill):  # the group, and the child if it left it
+            with contextlib.suppress(ProcessLookupError):
+                kill(pid, signal.SIGKILL)
         _, exit_status, rusage = os.wait4(pid, 0)
     wall = time.monotonic() - started
     with contextlib.suppress(ProcessLookupError):
@@ -389,6 +426,8 @@ def _workdir(name: str) -> str:
     if not name or "/" in name or name.startswith("."):
         raise ValueError("bad workdir name")
     path = os.path.join(WORK_ROOT, name)
+    if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
+        os.unlink(path)  # something a program planted under the name: not ours
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
@@ -538,17 +577,23 @@ def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
     name = msg["workdir"]
     if name and "/" not in name and not name.startswith("."):
         shutil.rmtree(os.path.join(WORK_ROOT, name), ignore_errors=True)
-    if JAILED:
-        for entry in os.listdir("/tmp"):
-            path = os.path.join("/tmp", entry)
-            if path == WORK_ROOT:
+    if JAILED:  # one item at a time per jail: nothing in /tmp outlives it
+        for root in ("/tmp", WORK_ROOT):
+            _wipe(root, keep=WORK_ROOT)
+    return {"status": "ok"}
+
+
+def _wipe(root: str, keep: str) -> None:
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(root):
+            path = os.path.join(root, entry)
+            if path == keep:
                 continue
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
-    return {"status": "ok"}
 
 
 def op_ping(msg: dict[str, Any]) -> dict[str, Any]:
