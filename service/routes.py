@@ -76,10 +76,10 @@ async def score(body: ScoreRequest, request: Request) -> Response:
             status_code=422,
         )
     payload = {"results": [r.to_wire() for r in results]}
-    return Response(
-        json.dumps(payload, ensure_ascii=False, allow_nan=False).encode(),
-        media_type="application/json",
-    )
+    # backslashreplace: a lone surrogate in a response (valid in JSON input) goes back
+    # out as its \uXXXX escape instead of failing to encode.
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    return Response(text.encode("utf-8", "backslashreplace"), media_type="application/json")
 
 
 @router.post("/run_code", response_model=RunCodeResponse)

@@ -15,7 +15,9 @@ from typing import Any
 from referee.verifiers._types import InvalidParams, Score
 from referee.verifiers.registry import Verifier, get
 
-__all__ = ["Component", "Spec", "combine", "resolve"]
+__all__ = ["MAX_WEIGHT", "Component", "Spec", "combine", "resolve"]
+
+MAX_WEIGHT = 1e6  # keeps every weighted sum of rewards finite
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,10 @@ def _component(raw: Any) -> Component:
         weight = raw.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise InvalidParams(f"weight of {name!r} must be a number")
-        if not math.isfinite(weight):
-            raise InvalidParams(f"weight of {name!r} must be finite")
+        if not math.isfinite(weight) or abs(weight) > MAX_WEIGHT:
+            raise InvalidParams(
+                f"weight of {name!r} must be a number in [-{MAX_WEIGHT:g}, {MAX_WEIGHT:g}]"
+            )
         return Component(verifier, float(weight), verifier.parse_params(raw.get("params")))
     raise InvalidParams("a verifier spec is a name, a component object or a list of them")
 

@@ -444,7 +444,11 @@ def _write_files(workdir: str, files: dict[str, Any]) -> None:
     for rel, content in files.items():
         path = _inside(workdir, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        data = base64.b64decode(content["b64"]) if isinstance(content, dict) else content.encode()
+        data = (
+            base64.b64decode(content["b64"])
+            if isinstance(content, dict)
+            else content.encode("utf-8", "surrogatepass")
+        )
         with open(path, "wb") as f:
             f.write(data)
 
@@ -476,7 +480,7 @@ def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     limits = msg["limits"]
     policy = msg.get("policy")  # "inline", "exec" or None (compilers)
     memory = bool(msg.get("memory_rlimit", True))
-    stdin = msg.get("stdin", "").encode()
+    stdin = msg.get("stdin", "").encode("utf-8", "surrogatepass")
     start: Callable[[tuple[int, int, int]], None]
     if msg.get("inline") is not None:
         filename = msg.get("filename", "main.py")

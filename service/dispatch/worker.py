@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
 import resource
 import signal
@@ -26,6 +27,7 @@ from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score
 __all__ = ["RUN_CODE", "Deadline", "WorkerConfig", "grade_one", "main"]
 
 _PR_SET_PDEATHSIG = 1
+_MAX_REWARD = 1e6
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -100,6 +102,13 @@ def grade_one(task: Task, timeout_s: float) -> TaskResult:
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    if not math.isfinite(score.reward) or abs(score.reward) > _MAX_REWARD:
+        return TaskResult.fail(
+            "verifier_error",
+            f"{task.verifier}: reward {score.reward!r} is not a usable number",
+            retryable=False,
+            elapsed_s=time.perf_counter() - start,
+        )
     return TaskResult.ok(score, time.perf_counter() - start)
 
 

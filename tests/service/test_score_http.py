@@ -491,3 +491,28 @@ def test_health_ready_metrics(client: httpx.Client) -> None:
         metric(client, "referee_http_request_duration_seconds_count", route="/score", status="200")
         >= 1
     )
+
+
+# -- edge values -----------------------------------------------------------------------------
+
+
+def test_weights_are_bounded_so_rewards_stay_finite(client: httpx.Client) -> None:
+    spec = [{"name": "math", "weight": 1e308}, {"name": "math", "weight": 1e308}]
+    r = client.post(
+        "/score", json={"verifier": spec, "items": [{"response": "\\boxed{1}", "reference": "1"}]}
+    )
+    assert r.status_code == 422
+    assert "weight" in r.json()["detail"][0]["msg"]
+
+
+def test_lone_surrogates_in_json_do_not_break_the_answer(client: httpx.Client) -> None:
+    # "\ud800" is valid JSON but cannot be encoded as UTF-8 as is.
+    raw = (
+        b'{"verifier": "exact_match", "items": [{"response": "\\ud800 x", '
+        b'"reference": "\\ud800 x"}]}'
+    )
+    r = client.post("/score", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    (result,) = r.json()["results"]
+    assert (result["status"], result["reward"]) == ("ok", 1.0)
+    assert result["details"]["extracted"] == "\ud800 x"
