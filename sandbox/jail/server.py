@@ -20,11 +20,13 @@ import builtins
 import contextlib
 import errno
 import io
+import json
 import os
 import resource
 import select
 import shutil
 import signal
+import socket
 import stat
 import sys
 import threading
@@ -61,6 +63,8 @@ JAIL_DIR = os.path.dirname(os.path.abspath(__file__))
 # (bwrap, docker). Only then may it kill every other process it sees and wipe /tmp.
 JAILED = "--jailed" in sys.argv
 _PR_SET_DUMPABLE = 4
+# The candidate zygote (see _start_zygote): its pid, and the server's end of its socket.
+ZYGOTE: dict[str, Any] = {}
 
 
 # -- seccomp -----------------------------------------------------------------------------------
@@ -111,7 +115,7 @@ def _build_filter(allow_exec: bool) -> Any:
     # Signals only to itself: no kill(-1), no process group, no fork server, no jail init.
     for name in ("kill", "tgkill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         f.add_rule(deny, name, seccomp.Arg(0, seccomp.MASKED_EQ, 0x80000000, 0x80000000))
-        for pid in (0, 1, SERVER_PID):
+        for pid in (0, 1, SERVER_PID, ZYGOTE.get("pid", 0)):
             f.add_rule(deny, name, seccomp.Arg(0, seccomp.EQ, pid))
     # Resource limits of itself only (pid 0): never of the fork server.
     f.add_rule(deny, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
@@ -252,7 +256,7 @@ def _kill_strays() -> None:
     deadline = time.monotonic() + 1.0
     while True:
         others = [int(n) for n in os.listdir("/proc") if n.isdigit()] if JAILED else []
-        others = [pid for pid in others if pid not in (1, SERVER_PID)]
+        others = [pid for pid in others if pid not in (1, SERVER_PID, ZYGOTE.get("pid"))]
         for pid in others:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -509,6 +513,123 @@ def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _candidate_by_exec(
+    workdir: str, entry_point: str, limits: dict[str, Any], rpc: tuple[int, int]
+) -> tuple[int, int, int, bool]:
+    """A candidate as a fresh interpreter (when the zygote is not there): ~20 ms more."""
+    argv = [
+        "/usr/bin/python3",
+        "-I",
+        os.path.join(JAIL_DIR, "candidate.py"),
+        str(rpc[0]),
+        str(rpc[1]),
+        entry_point,
+    ]
+
+    def start(fds: tuple[int, int, int]) -> None:
+        _child_setup(workdir, fds, limits, True, "exec", keep=rpc)
+        for fd in rpc:
+            os.set_inheritable(fd, True)
+        os.execve(argv[0], argv, ENV)
+
+    pid, cand_in, cand_out, cand_err, _ = _fork(start)
+    os.close(cand_in)
+    return pid, cand_out, cand_err, False
+
+
+def _candidate_from_zygote(
+    workdir: str, entry_point: str, limits: dict[str, Any], rpc: tuple[int, int]
+) -> tuple[int, int, int, bool] | None:
+    """Ask the zygote to fork a candidate; None when the zygote is gone."""
+    sock = ZYGOTE.get("sock")
+    if sock is None:
+        return None
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    request = json.dumps({"workdir": workdir, "entry_point": entry_point, "limits": limits})
+    try:
+        socket.send_fds(sock, [request.encode()], [in_r, out_w, err_w, *rpc])
+        reply = sock.recv(4096)
+        pid = int(json.loads(reply)["pid"])
+    except (OSError, ValueError, KeyError):
+        ZYGOTE.pop("sock", None)
+        for fd in (out_r, err_r):
+            os.close(fd)
+        return None
+    finally:
+        for fd in (in_r, in_w, out_w, err_w):
+            os.close(fd)
+    return pid, out_r, err_r, True
+
+
+def _start_zygote() -> None:
+    """Fork, before any request exists, a clean process that forks the candidates.
+
+    A candidate forked from the fork server would hold in its memory the request
+    it serves (the tests) and earlier ones; forked from this zygote it holds
+    nothing but the workdir name and entry point it was started with, and it
+    costs a fork instead of a new interpreter.
+    """
+    server_sock, zygote_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        server_sock.close()
+        ZYGOTE["pid"] = os.getpid()
+        try:
+            _zygote_loop(zygote_sock)
+        finally:
+            os._exit(0)
+    zygote_sock.close()
+    ZYGOTE.update(pid=pid, sock=server_sock)
+
+
+def _zygote_loop(sock: socket.socket) -> None:
+    # Children are reaped by the kernel the moment they die: no zombie outlives a run.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 65536, 5)
+        except OSError:
+            return
+        if not data:
+            return  # the server is gone
+        request = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            _zygote_child(sock, request, fds)
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+
+
+def _zygote_child(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        sock.close()
+        rpc = (fds[3], fds[4])
+        _child_setup(
+            request["workdir"],  # a path the server made for this run
+            (fds[0], fds[1], fds[2]),
+            request["limits"],
+            True,
+            "inline",
+            keep=rpc,
+        )
+        os.environ.clear()
+        os.environ.update(ENV)
+        _fresh_stdio()
+        with open("main.py", encoding="utf-8", errors="surrogateescape") as f:
+            source = f.read()
+        sys.argv = ["main.py"]
+        harness.serve_candidate(compile(source, "main.py", "exec"), request["entry_point"], *rpc)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            os.write(2, traceback.format_exc().encode()[-2000:])
+        os._exit(1)
+    os._exit(0)
+
+
 def op_call(msg: dict[str, Any]) -> dict[str, Any]:
     """A harness process calls a Python candidate's function in another process.
 
@@ -525,28 +646,12 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
     from_cand_r, from_cand_w = os.pipe()
     rpc_candidate = (to_cand_r, from_cand_w)
     rpc_harness = (from_cand_r, to_cand_w)
-    entry_point = msg["entry_point"]
 
     _write_files(workdir, {"main.py": msg["source"]})
-    candidate_argv = [
-        "/usr/bin/python3",
-        "-I",
-        os.path.join(JAIL_DIR, "candidate.py"),
-        str(rpc_candidate[0]),
-        str(rpc_candidate[1]),
-        entry_point,
-    ]
-
-    def start_candidate(fds: tuple[int, int, int]) -> None:
-        # A fresh interpreter: the forked server's memory holds this request (the
-        # tests) and earlier ones; the candidate must start without any of it.
-        _child_setup(workdir, fds, limits, True, "exec", keep=rpc_candidate)
-        for fd in rpc_candidate:
-            os.set_inheritable(fd, True)
-        os.execve(candidate_argv[0], candidate_argv, ENV)
-
-    cpid, cand_in, cand_out, cand_err, _ = _fork(start_candidate)
-    os.close(cand_in)
+    started = _candidate_from_zygote(workdir, msg["entry_point"], limits, rpc_candidate)
+    if started is None:
+        started = _candidate_by_exec(workdir, msg["entry_point"], limits, rpc_candidate)
+    cpid, cand_out, cand_err, zygote_child = started
     for fd in rpc_candidate:
         os.close(fd)
     keys = ("entry_point", "test_code", "inputs", "outputs", "stop_at_first")
@@ -563,9 +668,11 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
         for fd in (*rpc_harness, cand_out, cand_err):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(cpid, signal.SIGKILL)
-        os.waitpid(cpid, 0)
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(cpid, signal.SIGKILL)
+        if not zygote_child:  # the zygote reaps its own children
+            os.waitpid(cpid, 0)
         _kill_strays()
     verdict: Any = None
     if run["status"] == "ok":
@@ -624,7 +731,8 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.makedirs(WORK_ROOT, mode=0o700, exist_ok=True)
-    _filters()
+    _start_zygote()
+    _filters()  # after the zygote: its pid is among those no program may signal
     while True:
         msg = wire.recv(proto_in)
         if msg is None:

@@ -161,8 +161,9 @@ def jail_census(server_pid: int) -> JailCensus:
 
     A jail is setpriv-exec'd outer bwrap (its parent is a worker, not a jail uid) ->
     ``python3 -I /opt/referee/server.py`` (pid 1 of the jail, ``--as-pid-1``; with an
-    inner bwrap between them on bwrap setups without it). Any other jail-uid process
-    there is a stray: it outlived the run that made it.
+    inner bwrap between them on bwrap setups without it) -> its candidate zygote (its
+    first child). Any other jail-uid process there is a stray: it outlived the run
+    that made it.
     """
     procs = _processes()
     below = _descendants(procs, server_pid)
@@ -172,6 +173,7 @@ def jail_census(server_pid: int) -> JailCensus:
     outer = {p.pid for p in jail if p.comm == "bwrap" and p.ppid in host}
     inner = {p.pid for p in jail if p.comm == "bwrap" and p.ppid in outer}
     seen_inner: set[int] = set()
+    servers = {p.pid for p in jail if p.comm == "python3" and (p.ppid in inner or p.ppid in outer)}
     for p in jail:
         if p.pid in outer:
             census.jails.append(p)
@@ -184,6 +186,12 @@ def jail_census(server_pid: int) -> JailCensus:
         ):
             seen_inner.add(p.ppid)
             census.fork_servers.append(p)
+        elif (
+            p.comm == "python3"
+            and p.ppid in servers
+            and p.pid == min(q.pid for q in jail if q.ppid == p.ppid)
+        ):
+            pass  # the server's candidate zygote: its first child, made before any request
         else:
             census.strays.append(p)
     return census
