@@ -18,7 +18,8 @@ install: $(STAMP)  ## create the virtualenv with Referee and its dev tools
 sysdeps:  ## system packages the sandbox needs (bubblewrap, python3-seccomp, g++, node)
 	bash .ci/system-deps.sh
 
-serve: install sysdeps  ## run the server on the embedded default (127.0.0.1:8000)
+serve: install  ## run the server on the embedded default (127.0.0.1:8000)
+	bash .ci/system-deps.sh --optional
 	$(BIN)/referee serve
 
 test: install sysdeps  ## run the whole test suite
