@@ -587,6 +587,7 @@ def _start_zygote() -> None:
 def _zygote_loop(sock: socket.socket) -> None:
     # Children are reaped by the kernel the moment they die: no zombie outlives a run.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _filters()  # built once here (with this zygote's pid protected), loaded by each child
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, 65536, 5)
