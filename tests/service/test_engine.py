@@ -112,9 +112,10 @@ def test_queued_work_of_an_expired_request_is_dropped(engine_factory: Any) -> No
     assert all(r.error is not None and r.error.kind == "deadline" for r in results[1:])
     (after,) = asyncio.run(engine.score([ItemInput("fast", None)], "misbehave"))
     assert after.outcome == "correct"
-    # The worker ran the item in progress at the deadline (0.3 s + 0.4 s), then
-    # skipped the four queued ones and went on to the new request.
-    assert engine.pool.completed == 3
+    # The worker finished what was in progress at the deadline (the 0.3 s item, and
+    # the 0.4 s one unless the machine was slow), skipped the queued ones and went on
+    # to the new request: 7 would mean it slept through all of them.
+    assert engine.pool.completed <= 3
 
 
 def test_cache_disabled_still_dedupes_within_a_batch(engine_factory: Any) -> None:
