@@ -271,14 +271,14 @@ def test_wall_clock_kill(box: Sandbox) -> None:
     elapsed = time.monotonic() - started
     assert result.status == RunStatus.TIMEOUT
     assert result.stdout == "start\n"  # what it printed before is kept
-    assert 1.0 <= result.wall_s < 1.5
-    assert elapsed < 2.5
+    assert 1.0 <= result.wall_s < 2.0
+    assert elapsed < 4.0
 
 
 def test_cpu_loop_killed(box: Sandbox) -> None:
     result = run(box, "while True:\n    pass", exec_=True, time_s=0.5)
     assert result.status == RunStatus.TIMEOUT
-    assert result.wall_s < 1.5
+    assert result.wall_s < 2.0
 
 
 def test_output_cap(box: Sandbox) -> None:

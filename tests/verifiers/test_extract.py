@@ -271,9 +271,14 @@ HOSTILE = [
     pytest.param(MATH_LAST_NUMBER, '"1," * 500_000', id="math-extract-last-number"),
 ]
 
+# A safety bound, not a benchmark: linear extraction of ~1 MB takes well under a
+# second; a superlinear pattern takes minutes. Generous, for busy machines.
+BOUND_S = 5.0
+
 _CHILD = """
 import json, sys, time
 from referee.verifiers import NO_CONTEXT, _extract, math
+_BOUND_S = 5.0  # BOUND_S below
 fn = eval(sys.argv[1])
 arg = eval(sys.argv[2])
 best = float("inf")
@@ -281,7 +286,7 @@ for _ in range(2):  # the best of two, so that a busy machine does not fail the 
     start = time.perf_counter()
     fn(arg)
     best = min(best, time.perf_counter() - start)
-    if best < 2.0:
+    if best < _BOUND_S:
         break
 print(json.dumps({"seconds": best, "chars": len(arg)}))
 """
@@ -301,4 +306,4 @@ def test_linear_time_on_hostile_input(function: str, build: str) -> None:
         pytest.fail(f"{function}({build}) ran past 20 s: superlinear")
     result = json.loads(done.stdout)
     assert result["chars"] >= 500_000
-    assert result["seconds"] < 2.0, f"{function}({build}) took {result['seconds']:.2f} s"
+    assert result["seconds"] < BOUND_S, f"{function}({build}) took {result['seconds']:.2f} s"

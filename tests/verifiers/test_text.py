@@ -339,7 +339,7 @@ def test_multiple_choice_extraction_is_fast_on_hostile_input(response: str) -> N
     start = time.perf_counter()
     MC.extract(response, "B", params, NO_CONTEXT)
     EM.extract(response, "B", text.ExactMatchParams(), NO_CONTEXT)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 3.0  # a safety bound: backtracking takes minutes
 
 
 # --------------------------------------------------------------------------- regex
