@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import sys
@@ -29,6 +30,9 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Verifier worker processes [one per CPU].")
     ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback address with no API keys.")
+    ] = False,
 ) -> None:
     """Run the HTTP server on the embedded default (in-process worker pool)."""
     import uvicorn
@@ -38,6 +42,13 @@ def serve(
 
     overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if not insecure and not _is_loopback(settings.host):
+        typer.echo(
+            f"refusing to serve on {settings.host}: anyone who can reach it could score and "
+            "run code; API keys are not configured. Bind 127.0.0.1, or pass --insecure.",
+            err=True,
+        )
+        raise typer.Exit(2)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -48,6 +59,15 @@ def serve(
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse_spec(spec: str) -> Any:

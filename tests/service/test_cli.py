@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -91,3 +92,17 @@ def test_score_unknown_verifier(tmp_path: Path) -> None:
     out = run("score", "--verifier", "nope", "--workers", "1", str(src), str(tmp_path / "o.jsonl"))
     assert out.returncode == 2
     assert "unknown verifier 'nope'" in out.stderr and "math" in out.stderr
+
+
+def test_serve_refuses_a_public_address_without_keys() -> None:
+    out = run("serve", "--host", "0.0.0.0", "--port", "0")
+    assert out.returncode == 2
+    assert "--insecure" in out.stderr and "0.0.0.0" in out.stderr
+    out = subprocess.run(
+        [REFEREE, "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "REFEREE_HOST": "::"},
+    )
+    assert out.returncode == 2
