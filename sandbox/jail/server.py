@@ -689,8 +689,9 @@ def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
     name = msg["workdir"]
     if name and "/" not in name and not name.startswith("."):
         shutil.rmtree(os.path.join(WORK_ROOT, name), ignore_errors=True)
-    if JAILED:  # one item at a time per jail: nothing in /tmp outlives it
-        for root in ("/tmp", WORK_ROOT):
+    if JAILED:  # one item at a time per jail: nothing a run wrote outlives the item
+        # /dev/shm is read-only under bwrap, a writable tmpfs in a Docker container.
+        for root in ("/tmp", WORK_ROOT, "/dev/shm"):
             _wipe(root, keep=WORK_ROOT)
     return {"status": "ok"}
 

@@ -387,3 +387,19 @@ def test_image_of_another_fork_server_is_refused(
             docker_client(UID + 4)
     finally:
         engine.images.remove(tag)
+
+
+def test_nothing_a_run_writes_outlives_the_item(sandbox: Sandbox) -> None:
+    # /dev/shm is a writable tmpfs in a container (read-only under bwrap): wiped too.
+    box = sandbox
+    py = PYTHON
+    assert py is not None
+    first, second = box.client.next_workdir(), box.client.next_workdir()
+    write = "for p in ('/dev/shm/x', '/tmp/x'):\n    open(p, 'w').write('secret')\nprint('ok')"
+    assert box.run(first, py, Limits(time_s=5), source=write).stdout == "ok\n"
+    box.cleanup(first)
+    read = "import os\nprint(sorted(p for p in ('/dev/shm/x', '/tmp/x') if os.path.exists(p)))"
+    try:
+        assert box.run(second, py, Limits(time_s=5), source=read).stdout == "[]\n"
+    finally:
+        box.cleanup(second)
