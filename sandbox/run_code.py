@@ -16,7 +16,7 @@ from typing import Any
 from referee import sandbox
 from referee.sandbox._types import Limits, RunResult, RunStatus, SandboxError
 
-__all__ = ["execute"]
+__all__ = ["execute", "sandbox_error"]
 
 _DEFAULT_MEMORY_MB = 1024
 
@@ -44,7 +44,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Compile (when the language compiles) and run one program; never raises."""
     lang = sandbox.get_language(str(request.get("language", "")))
     if lang is None:
-        return _error(f"unsupported language; valid: {', '.join(sandbox.LANGUAGES)}")
+        return sandbox_error(f"unsupported language; valid: {', '.join(sandbox.LANGUAGES)}")
     memory = int(request.get("memory_limit_MB") or -1)
     limits = Limits(
         time_s=float(request.get("run_timeout") or 10),
@@ -54,7 +54,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     try:
         box = sandbox.current()
     except SandboxError as exc:
-        return _error(str(exc))
+        return sandbox_error(str(exc))
     workdir = box.client.next_workdir()
     try:
         compile_result = None
@@ -67,7 +67,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
                 files=files,
             )
             if compiled.status == RunStatus.SANDBOX_ERROR:
-                return _error(compiled.message)
+                return sandbox_error(compiled.message)
             compile_result = _command_result(compiled)
             if compiled.status != RunStatus.OK:
                 return {**_response("Failed", "compile error"), "compile_result": compile_result}
@@ -83,7 +83,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
             fetch=list(request.get("fetch_files") or []),
         )
         if run.status == RunStatus.SANDBOX_ERROR:
-            return _error(run.message)
+            return sandbox_error(run.message)
         run_result = _command_result(run)
         ok = run.status == RunStatus.OK and run.exit_code == 0
         return {
@@ -93,7 +93,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
             "files": run.extra.get("files", {}),
         }
     except SandboxError as exc:
-        return _error(str(exc))
+        return sandbox_error(str(exc))
     finally:
         box.cleanup(workdir)
 
@@ -109,5 +109,6 @@ def _response(status: str, message: str) -> dict[str, Any]:
     }
 
 
-def _error(message: str) -> dict[str, Any]:
+def sandbox_error(message: str) -> dict[str, Any]:
+    """The answer when the sandbox itself failed (SandboxFusion's ``SandboxError``)."""
     return _response("SandboxError", message)

@@ -126,6 +126,16 @@ class _Plan:
     cached: list[bool] = field(default_factory=list)
     items: list[tuple[Spec, list[int], list[bool]]] = field(default_factory=list)
 
+    def add(
+        self, task: Task, verifier: Verifier[Any], key: bytes, result: TaskResult | None = None
+    ) -> int:
+        """Append a unique task (with its result when already known); its index."""
+        self.tasks.append(task)
+        self.verifiers.append(verifier)
+        self.keys.append(key)
+        self.results.append(result)
+        return len(self.tasks) - 1
+
 
 class Engine:
     """Judges batches of items with a worker pool and a result cache."""
@@ -216,18 +226,14 @@ class Engine:
                     extracted = v.extract(item.response, item.reference, component.params, context)
                 except Exception as exc:  # a bug of ours: this item errors, the batch goes on
                     log.exception("extract of %s failed", v.name)
-                    uniques.append(len(plan.tasks))
-                    dup_flags.append(False)
-                    plan.tasks.append(Task(v.name, component.params, "", item.reference, context))
-                    plan.verifiers.append(v)
-                    plan.keys.append(b"")
-                    plan.results.append(
-                        TaskResult.fail(
-                            "verifier_error",
-                            f"{v.name}: extract failed: {type(exc).__name__}",
-                            retryable=False,
-                        )
+                    failed = TaskResult.fail(
+                        "verifier_error",
+                        f"{v.name}: extract failed: {type(exc).__name__}",
+                        retryable=False,
                     )
+                    task = Task(v.name, component.params, "", item.reference, context)
+                    uniques.append(plan.add(task, v, b"", failed))
+                    dup_flags.append(False)
                     continue
                 timeout = None
                 if v.time_budget is not None:
@@ -237,11 +243,7 @@ class Engine:
                 key = cache_key(v, task)
                 index = seen.get(key)
                 if index is None:
-                    index = seen[key] = len(plan.tasks)
-                    plan.tasks.append(task)
-                    plan.verifiers.append(v)
-                    plan.keys.append(key)
-                    plan.results.append(None)
+                    index = seen[key] = plan.add(task, v, key)
                     dup_flags.append(False)
                 else:
                     dup_flags.append(True)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from referee import sandbox
+from referee.sandbox.run_code import sandbox_error
 from referee.service.dispatch._task import Task
 from referee.service.dispatch.worker import RUN_CODE
 from referee.service.engine import BadRequest, Engine, ItemInput
@@ -97,16 +98,7 @@ async def run_code(body: RunCodeRequest, request: Request) -> JSONResponse:
     result = await _engine(request).run_task(task)
     if result.payload is None:
         message = result.error.message if result.error else "the sandbox did not answer"
-        return JSONResponse(
-            {
-                "status": "SandboxError",
-                "message": message,
-                "compile_result": None,
-                "run_result": None,
-                "executor_pod_name": None,
-                "files": {},
-            }
-        )
+        return JSONResponse(sandbox_error(message))
     return JSONResponse(result.payload)
 
 

@@ -227,10 +227,8 @@ class WorkerPool:
                     # Stuck past the soft deadline, most likely in C: kill from outside.
                     self._retire(slot, "timeout", kill=True)
                     score = Score(0.0, Outcome.TIMEOUT, {"limit_s": soft_s})
-                    entry.deliver(TaskResult.ok(score, hard_s, killed=True))
+                    self._finish(entry, TaskResult.ok(score, hard_s, killed=True))
                     done += 1
-                    with self._lock:
-                        self._completed += 1
                     break
                 try:
                     result, rss_kb = worker.conn.recv()
@@ -247,17 +245,21 @@ class WorkerPool:
                         )
                         done += 1
                     break
-                entry.deliver(result)
+                self._finish(entry, result)
                 done += 1
                 worker.served += 1
-                with self._lock:
-                    self._completed += 1
             else:
                 self._maybe_recycle(slot, rss_kb)
                 return
             pending = [e for e in pending[done:] if not e.is_cancelled()]
         if slot.worker is None:
             self._ensure_worker(slot)  # be ready for the next chunk
+
+    def _finish(self, entry: Entry, result: TaskResult) -> None:
+        """Deliver what a worker judged (or the timeout of killing it), and count it."""
+        entry.deliver(result)
+        with self._lock:
+            self._completed += 1
 
     def _maybe_recycle(self, slot: _Slot, rss_kb: int) -> None:
         worker = slot.worker
