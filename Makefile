@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := service verifiers sandbox clients
 
-.PHONY: install sysdeps serve test lint format typecheck bench clean
+.PHONY: install sysdeps serve test lint format typecheck bench clean proto
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ lint: install typecheck  ## ruff (lint + format check) and mypy --strict
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+proto: install  ## regenerate service/grpc/v1/ (checked in) from service/grpc/proto/
+	BIN=$(BIN) bash service/grpc/gen.sh
 
 bench: install  ## the math scoring benchmark (prints ratios, writes bench/results/)
 	$(BIN)/python bench/score_math.py

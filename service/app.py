@@ -87,10 +87,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await asyncio.to_thread(build_engine, settings, metrics)
         app.state.engine = engine
+        grpc_server = None
+        if settings.grpc_port:  # after the pool: gRPC's threads and fork() do not mix
+            from referee.service.grpc.server import GrpcServer
+
+            grpc_server = GrpcServer(engine, settings, metrics.registry)
+            try:
+                app.state.grpc_port = await grpc_server.start()
+            except BaseException:
+                await asyncio.to_thread(engine.pool.close)
+                raise
         log.info("referee ready with %d worker processes", settings.workers)
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await asyncio.to_thread(engine.pool.close)
 
     app = FastAPI(

@@ -30,17 +30,23 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Verifier worker processes [one per CPU].")
     ] = None,
+    grpc_port: Annotated[int | None, typer.Option(help="gRPC port, 0 to disable [50051].")] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback address with no API keys.")
     ] = False,
 ) -> None:
-    """Run the HTTP server on the embedded default (in-process worker pool)."""
+    """Run the HTTP and gRPC servers on the embedded default (in-process worker pool)."""
     import uvicorn
 
     from referee.service.app import create_app
     from referee.service.settings import Settings
 
-    overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers}
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "grpc_port": grpc_port,
+    }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     if not insecure and not _is_loopback(settings.host):
         typer.echo(

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,17 +167,70 @@ class Engine:
         """Judge ``items``; raise BadRequest for a request that cannot be scored as sent."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout_s
-        if sum(len(item.response) for item in items) > _INLINE_PLAN_CHARS:
-            # Extraction is linear but not free: keep the event loop answering.
-            plan = await asyncio.to_thread(self._plan, items, verifier)
-        else:
-            plan = self._plan(items, verifier)
+        plan = await self._planned(items, verifier)
         done = threading.Event()  # set when the caller stops waiting: queued work is dropped
         try:
             await self._dispatch(plan, deadline, done.is_set)
         finally:
             done.set()
         return [self._compose(items[i], i, plan) for i in range(len(items))]
+
+    async def score_stream(
+        self, items: Sequence[ItemInput], verifier: Any = None
+    ) -> AsyncGenerator[tuple[int, ItemResult], None]:
+        """Judge ``items``, yielding ``(index, result)`` as each is judged (completion order).
+
+        Cache hits and in-batch duplicates of finished items come out at once. Raises
+        BadRequest before the first yield. Closing the iterator early (``aclose``, or
+        cancelling its consumer) drops the work still queued for it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout_s
+        plan = await self._planned(items, verifier)
+        misses = self._lookup(plan)
+        self._count_lookups(plan)
+        waiting: dict[int, list[int]] = {}  # unique task -> items that need it
+        left = [0] * len(items)  # per item: unique tasks without a result yet
+        for i, (_spec, uniques, _dups) in enumerate(plan.items):
+            for u in set(uniques):
+                if plan.results[u] is None:
+                    waiting.setdefault(u, []).append(i)
+                    left[i] += 1
+        finished: asyncio.Queue[tuple[int, TaskResult]] = asyncio.Queue()
+        done = threading.Event()
+        entries = [Entry(plan.tasks[u], _queuer(loop, finished, u), done.is_set) for u in misses]
+        outstanding = len(entries)
+        self.metrics.inflight.inc(outstanding)
+        try:
+            self._submit(entries, isolate_budgeted=True)
+            for i in range(len(items)):
+                if left[i] == 0:
+                    yield i, self._compose(items[i], i, plan)
+            while outstanding:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    u, result = await asyncio.wait_for(finished.get(), remaining)
+                except TimeoutError:
+                    break
+                if plan.results[u] is not None:  # pragma: no cover - one delivery per entry
+                    continue
+                outstanding -= 1
+                self.metrics.inflight.dec()
+                self._record(plan, u, result)
+                for i in waiting.pop(u, ()):
+                    left[i] -= 1
+                    if left[i] == 0:
+                        yield i, self._compose(items[i], i, plan)
+            for u in waiting:
+                plan.results[u] = _deadline_passed()
+            for i in range(len(items)):
+                if left[i] > 0:
+                    yield i, self._compose(items[i], i, plan)
+        finally:
+            done.set()
+            self.metrics.inflight.dec(outstanding)
 
     async def run_task(self, task: Task) -> TaskResult:
         """Run one task on a worker, outside the cache (``/run_code``)."""
@@ -194,6 +247,12 @@ class Engine:
             done.set()
 
     # -- planning ----------------------------------------------------------------------------
+
+    async def _planned(self, items: Sequence[ItemInput], verifier: Any) -> _Plan:
+        if sum(len(item.response) for item in items) > _INLINE_PLAN_CHARS:
+            # Extraction is linear but not free: keep the event loop answering.
+            return await asyncio.to_thread(self._plan, items, verifier)
+        return self._plan(items, verifier)
 
     def _plan(self, items: Sequence[ItemInput], default: Any) -> _Plan:
         plan = _Plan()
@@ -268,6 +327,29 @@ class Engine:
         self, plan: _Plan, deadline: float, is_cancelled: Callable[[], bool]
     ) -> None:
         loop = asyncio.get_running_loop()
+        misses = self._lookup(plan)
+        futures: dict[int, asyncio.Future[TaskResult]] = {}
+        entries: list[Entry] = []
+        for u in misses:
+            fut: asyncio.Future[TaskResult] = loop.create_future()
+            futures[u] = fut
+            entries.append(Entry(plan.tasks[u], _deliverer(loop, fut), is_cancelled))
+        if entries:
+            self.metrics.inflight.inc(len(entries))
+            try:
+                self._submit(entries)
+                await asyncio.wait(futures.values(), timeout=max(0.0, deadline - loop.time()))
+            finally:
+                self.metrics.inflight.dec(len(entries))
+        for u, fut in futures.items():
+            if fut.done():
+                self._record(plan, u, fut.result())
+            else:
+                plan.results[u] = _deadline_passed()
+        self._count_lookups(plan)
+
+    def _lookup(self, plan: _Plan) -> list[int]:
+        """Fill ``plan`` from the cache; the unique tasks left to judge."""
         plan.cached = [False] * len(plan.tasks)
         misses: list[int] = []
         for u, key in enumerate(plan.keys):
@@ -279,42 +361,39 @@ class Engine:
                 plan.cached[u] = True
             else:
                 misses.append(u)
-        futures: dict[int, asyncio.Future[TaskResult]] = {}
-        entries: list[Entry] = []
-        for u in misses:
-            fut: asyncio.Future[TaskResult] = loop.create_future()
-            futures[u] = fut
-            entries.append(Entry(plan.tasks[u], _deliverer(loop, fut), is_cancelled))
-        if entries:
-            size = max(
-                1,
-                min(
-                    self.chunk_size,
-                    math.ceil(len(entries) / (self.pool.config.workers * _TASKS_PER_WORKER)),
-                ),
-            )
-            self.metrics.inflight.inc(len(entries))
-            try:
-                for start in range(0, len(entries), size):
-                    self.pool.submit(entries[start : start + size])
-                await asyncio.wait(futures.values(), timeout=max(0.0, deadline - loop.time()))
-            finally:
-                self.metrics.inflight.dec(len(entries))
-        for u, fut in futures.items():
-            if fut.done():
-                result = fut.result()
-                self.cache.put(plan.keys[u], result)
-                if result.elapsed_s:
-                    self.metrics.verifier_seconds.labels(plan.tasks[u].verifier).observe(
-                        result.elapsed_s
-                    )
-            else:
-                result = TaskResult.fail(
-                    "deadline",
-                    "the request's deadline passed before this item was judged",
-                    retryable=True,
-                )
-            plan.results[u] = result
+        return misses
+
+    def _submit(self, entries: list[Entry], *, isolate_budgeted: bool = False) -> None:
+        """Send ``entries`` to the pool in chunks balanced across its workers.
+
+        With ``isolate_budgeted``, a task with its own time budget (a program to run)
+        travels alone, so that quick items never wait behind it in one chunk.
+        """
+        if isolate_budgeted:
+            for entry in entries:
+                if entry.task.timeout_s is not None:
+                    self.pool.submit([entry])
+            entries = [e for e in entries if e.task.timeout_s is None]
+        if not entries:
+            return
+        size = max(
+            1,
+            min(
+                self.chunk_size,
+                math.ceil(len(entries) / (self.pool.config.workers * _TASKS_PER_WORKER)),
+            ),
+        )
+        for start in range(0, len(entries), size):
+            self.pool.submit(entries[start : start + size])
+
+    def _record(self, plan: _Plan, u: int, result: TaskResult) -> None:
+        """Keep a worker's judgement of unique task ``u``: in the plan, the cache, metrics."""
+        self.cache.put(plan.keys[u], result)
+        if result.elapsed_s:
+            self.metrics.verifier_seconds.labels(plan.tasks[u].verifier).observe(result.elapsed_s)
+        plan.results[u] = result
+
+    def _count_lookups(self, plan: _Plan) -> None:
         lookups = hits = 0
         for _spec, uniques, dup_flags in plan.items:
             for u, dup in zip(uniques, dup_flags, strict=True):
@@ -384,3 +463,20 @@ def _deliverer(
             loop.call_soon_threadsafe(set_result, result)
 
     return deliver
+
+
+def _queuer(
+    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[tuple[int, TaskResult]], u: int
+) -> Callable[[TaskResult], None]:
+    def deliver(result: TaskResult) -> None:
+        # RuntimeError: the loop is gone, so nobody waits for this result any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, (u, result))
+
+    return deliver
+
+
+def _deadline_passed() -> TaskResult:
+    return TaskResult.fail(
+        "deadline", "the request's deadline passed before this item was judged", retryable=True
+    )

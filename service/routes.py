@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from referee import sandbox
 from referee.sandbox.run_code import sandbox_error
 from referee.service.dispatch._task import Task
 from referee.service.dispatch.worker import RUN_CODE
-from referee.service.engine import BadRequest, Engine, ItemInput
+from referee.service.engine import BadRequest, Engine, ItemInput, ItemResult
 from referee.service.schemas import (
     RunCodeRequest,
     RunCodeResponse,
@@ -28,7 +31,11 @@ from referee.verifiers import REGISTRY, Context
 
 __all__ = ["router"]
 
+log = logging.getLogger("referee.routes")
+
 router = APIRouter()
+
+NDJSON = "application/x-ndjson"
 
 
 def _engine(request: Request) -> Engine:
@@ -53,9 +60,17 @@ def _check_limits(body: ScoreRequest, settings: Settings) -> None:
             )
 
 
-@router.post("/score", response_model=ScoreResponse)
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    responses={200: {"content": {NDJSON: {}}, "description": "With `Accept: " + NDJSON + "`"}},
+)
 async def score(body: ScoreRequest, request: Request) -> Response:
-    """Judge a batch of rollouts; results come back in the order of ``items``."""
+    """Judge a batch of rollouts; results come back in the order of ``items``.
+
+    With ``Accept: application/x-ndjson`` each result is one line with its ``index``,
+    written as soon as it is judged (completion order).
+    """
     settings: Settings = request.app.state.settings
     _check_limits(body, settings)
     items = [
@@ -70,17 +85,55 @@ async def score(body: ScoreRequest, request: Request) -> Response:
         for it in body.items
     ]
     try:
+        if NDJSON in request.headers.get("accept", ""):
+            return await _score_ndjson(_engine(request), items, spec_to_json(body.verifier))
         results = await _engine(request).score(items, spec_to_json(body.verifier))
     except BadRequest as exc:
-        return JSONResponse(
-            {"detail": [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]},
-            status_code=422,
-        )
+        return _bad_request(exc)
     payload = {"results": [r.to_wire() for r in results]}
+    return Response(_encode(payload), media_type="application/json")
+
+
+def _encode(payload: Any) -> bytes:
     # backslashreplace: a lone surrogate in a response (valid in JSON input) goes back
     # out as its \uXXXX escape instead of failing to encode.
     text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
-    return Response(text.encode("utf-8", "backslashreplace"), media_type="application/json")
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _bad_request(exc: BadRequest) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]},
+        status_code=422,
+    )
+
+
+async def _score_ndjson(engine: Engine, items: list[ItemInput], verifier: Any) -> Response:
+    """Results as NDJSON lines in completion order; a bad request is still a JSON 422."""
+    results = engine.score_stream(items, verifier)
+    try:
+        first = await anext(results)  # plans the request: BadRequest comes out here
+    except BaseException:
+        await results.aclose()
+        raise
+
+    async def lines() -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(results):
+            try:
+                yield _line(first)
+                async for pair in results:
+                    yield _line(pair)
+            except Exception as exc:
+                log.exception("streamed /score failed")
+                error = {"kind": "internal", "message": type(exc).__name__, "retryable": True}
+                yield _encode({"error": error}) + b"\n"
+
+    return StreamingResponse(lines(), media_type=NDJSON)
+
+
+def _line(pair: tuple[int, ItemResult]) -> bytes:
+    index, result = pair
+    return _encode({**result.to_wire(), "index": index}) + b"\n"
 
 
 @router.post("/run_code", response_model=RunCodeResponse)

@@ -74,6 +74,18 @@ class Settings(BaseSettings):
         description="Comma-separated modules that register extra verifiers, imported by "
         "the server and by every worker process.",
     )
+    grpc_port: int = Field(
+        50051, ge=0, le=65535, description="gRPC port, on the same host (0 disables gRPC)."
+    )
+    stream_max_in_flight: int = Field(
+        4096,
+        ge=1,
+        description="Items of one gRPC stream being judged or waiting to be sent back; "
+        "past it the stream stops reading requests until results are read.",
+    )
+    grpc_max_streams: int = Field(
+        256, ge=1, description="Open ScoreStream calls; past it RESOURCE_EXHAUSTED."
+    )
     log_level: str = Field("info", description="Log level.")
 
     @property

@@ -28,18 +28,22 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    grpc_target: str | None = None
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
-def start_server(tmp: Path, env: dict[str, str], workers: int = 2) -> Server:
+def start_server(tmp: Path, env: dict[str, str], workers: int = 2, grpc: bool = False) -> Server:
+    """A ready ``referee serve``; with ``grpc``, gRPC on a free port (else gRPC is off)."""
     port = free_port()
+    grpc_port = free_port() if grpc else 0
     log = tmp / f"server-{port}.log"
     full_env = {**os.environ, **env}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [REFEREE, "serve", "--port", str(port), "--workers", str(workers)],
+            [REFEREE, "serve", "--port", str(port), "--workers", str(workers)]
+            + ["--grpc-port", str(grpc_port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -52,7 +56,8 @@ def start_server(tmp: Path, env: dict[str, str], workers: int = 2) -> Server:
             raise RuntimeError(f"server exited early:\n{log.read_text()}")
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return Server(url, process, log)
+                target = f"127.0.0.1:{grpc_port}" if grpc else None
+                return Server(url, process, log, target)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
