@@ -38,12 +38,12 @@ def start_server(tmp: Path, env: dict[str, str], workers: int = 2, grpc: bool = 
     """A ready ``referee serve``; with ``grpc``, gRPC on a free port (else gRPC is off)."""
     port = free_port()
     grpc_port = free_port() if grpc else 0
+    grpc_args = ["--grpc-port", str(grpc_port)]
     log = tmp / f"server-{port}.log"
     full_env = {**os.environ, **env}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [REFEREE, "serve", "--port", str(port), "--workers", str(workers)]
-            + ["--grpc-port", str(grpc_port)],
+            [REFEREE, "serve", "--port", str(port), "--workers", str(workers), *grpc_args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=full_env,
