@@ -1,0 +1,94 @@
+"""The gRPC server in-process on a real engine: the API-key hook and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_support import math_items, request
+
+from referee.service.app import build_engine
+from referee.service.grpc.auth import Unauthenticated
+from referee.service.grpc.server import GrpcServer
+from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
+from referee.service.metrics import Metrics
+from referee.service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def one_key(authorization: str | None) -> None:
+    if authorization is None:
+        raise Unauthenticated("missing API key: send metadata authorization: Bearer <key>")
+    if authorization != "Bearer k-1":
+        raise Unauthenticated("wrong API key")
+
+
+async def test_keys_and_health_follow_the_engine() -> None:
+    settings = Settings(workers=1, grpc_port=0)
+    metrics = Metrics()
+    engine = await asyncio.to_thread(build_engine, settings, metrics)
+    server = GrpcServer(engine, settings, metrics.registry, authorize=one_key)
+    try:
+        port = await server.start()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.RefereeStub(channel)
+            health = health_pb2_grpc.HealthStub(channel)
+            body = {"verifier": "math", "items": math_items(2)}
+            for metadata in [(), (("authorization", "Bearer nope"),)]:
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await stub.Score(request(body), metadata=metadata, timeout=10)
+                assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    async for _ in stub.ScoreStream(
+                        iter([request(body)]), metadata=metadata, timeout=10
+                    ):
+                        pass
+                assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            key = (("authorization", "Bearer k-1"),)
+            response = await stub.Score(request(body), metadata=key, timeout=30)
+            assert [r.reward for r in response.results] == [1.0, 1.0]
+            # Probes carry no key.
+            check = health_pb2.HealthCheckRequest(service="referee.v1.Referee")
+            reply = await health.Check(check, timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+            await asyncio.to_thread(engine.pool.close)  # no worker left: cannot score
+            deadline = time.monotonic() + 5
+            while (await health.Check(check, timeout=5)).status != (
+                health_pb2.HealthCheckResponse.NOT_SERVING
+            ):
+                assert time.monotonic() < deadline, "health still SERVING with no workers"
+                await asyncio.sleep(0.05)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.Score(request(body), metadata=key, timeout=10)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop()
+        await asyncio.to_thread(engine.pool.close)
+
+
+def test_generated_modules_match_the_proto(tmp_path: Path) -> None:
+    """`make proto` is reproducible and its output is what is checked in."""
+    subprocess.run(
+        ["bash", "service/grpc/gen.sh", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={"BIN": str(Path(sys.executable).parent), "PATH": "/usr/bin:/bin"},
+    )
+    checked_in = ROOT / "service" / "grpc" / "v1"
+    generated = sorted(p.name for p in tmp_path.iterdir())
+    assert generated == sorted(
+        p.name
+        for p in checked_in.iterdir()
+        if p.suffix in (".py", ".pyi") and p.name != "__init__.py"
+    )
+    for name in generated:
+        assert (tmp_path / name).read_text() == (checked_in / name).read_text(), name
