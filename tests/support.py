@@ -34,9 +34,15 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
-def start_server(tmp: Path, env: dict[str, str], workers: int = 2, grpc: bool = False) -> Server:
+def start_server(
+    tmp: Path,
+    env: dict[str, str],
+    workers: int = 2,
+    port: int | None = None,
+    grpc: bool = False,
+) -> Server:
     """A ready ``referee serve``; with ``grpc``, gRPC on a free port (else gRPC is off)."""
-    port = free_port()
+    port = port or free_port()
     grpc_port = free_port() if grpc else 0
     grpc_args = ["--grpc-port", str(grpc_port)]
     log = tmp / f"server-{port}.log"
