@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
@@ -20,6 +20,7 @@ import httpx
 
 from referee.clients._exceptions import RefereeError
 from referee.clients._retry import Attempts, RetryPolicy
+from referee.clients._stream import stream_body
 from referee.clients._types import Item, Result, item_to_wire
 
 __all__ = ["DEFAULT_URL", "AsyncRefereeClient", "RefereeClient"]
@@ -140,6 +141,49 @@ class AsyncRefereeClient(_Base):
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(body)) for body in bodies]
         return [result for task in tasks for result in task.result()]
+
+    async def score_stream(
+        self, items: Sequence[ItemLike], verifier: Any = None, *, deadline_s: float | None = None
+    ) -> AsyncIterator[tuple[int, Result]]:
+        """Judge ``items``; yield ``(index, result)`` as each is judged (completion order).
+
+        Uses ``POST /score`` with NDJSON answers, ``batch_size`` items a request and
+        ``concurrency`` requests at once. A request that breaks off mid-stream is sent
+        again with only the items whose results did not arrive.
+        """
+        bodies = self._bodies(items, verifier)
+        deadline = self._deadline(deadline_s)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        results: asyncio.Queue[tuple[int, Result] | BaseException | None] = asyncio.Queue()
+
+        async def one(body: dict[str, Any], offset: int) -> None:
+            try:
+                async with semaphore:
+                    attempts = Attempts(self.policy, deadline, self.timeout_s)
+                    async for pair in stream_body(self._http, body, offset, attempts):
+                        results.put_nowait(pair)
+            except Exception as exc:  # handed to the consumer, which re-raises it
+                results.put_nowait(exc)
+            else:
+                results.put_nowait(None)
+
+        tasks = [
+            asyncio.create_task(one(body, n * self.batch_size)) for n, body in enumerate(bodies)
+        ]
+        try:
+            open_requests = len(tasks)
+            while open_requests:
+                got = await results.get()
+                if got is None:
+                    open_requests -= 1
+                elif isinstance(got, BaseException):
+                    raise got
+                else:
+                    yield got
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def verifiers(self) -> list[dict[str, Any]]:
         """The server's verifiers: name, version, description and params schema."""

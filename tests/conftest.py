@@ -35,3 +35,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def client(server: Server) -> Iterator[httpx.Client]:
     with server.client() as c:
         yield c
+
+
+# gRPC on, with small stream limits so that flow control and capacity are cheap to reach.
+GRPC_ENV = {
+    **SERVER_ENV,
+    "REFEREE_STREAM_MAX_IN_FLIGHT": "256",
+    "REFEREE_GRPC_MAX_STREAMS": "4",
+}
+
+
+@pytest.fixture(scope="session")
+def grpc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real ``referee serve`` with gRPC on a free port (``grpc_target``)."""
+    srv = start_server(tmp_path_factory.mktemp("grpc"), GRPC_ENV, grpc=True)
+    yield srv
+    stop_server(srv)

@@ -227,17 +227,17 @@ async def test_a_client_that_does_not_read_is_held_back(
     call = pb_grpc.RefereeStub(channel).ScoreStream(requests(), timeout=60)
     peak = before
     history: list[int] = []
-    while len(history) < 40:  # 10 s at most
+    while len(history) < 24:  # 6 s
         await asyncio.sleep(0.25)
         peak = max(peak, _rss_kb(pid))
         history.append(sent)
         if len(history) > 4 and len(set(history[-5:])) == 1:
-            break  # nothing read for a second: the client is held back
+            break  # nothing more read for a second: the client is held back
     in_flight = metric(grpc_server.url, "referee_grpc_stream_items_in_flight_max")
     call.cancel()
-    print(f"sent {sent}, in flight {in_flight}, RSS {before} -> {peak} kB")
-    assert len(set(history[-5:])) == 1, f"the client was never held back: {history}"
-    assert sent < 100_000
+    print(f"sent {history}, in flight {in_flight}, RSS {before} -> {peak} kB")
+    # HTTP/2 windows let some megabytes through; the rest waits in the client.
+    assert sent < 100_000 / 2, f"the server read {sent} items from a client that reads nothing"
     assert in_flight <= 256
     assert peak - before < 100 * 1024, f"server RSS grew by {(peak - before) // 1024} MiB"
 
