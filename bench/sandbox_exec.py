@@ -228,7 +228,7 @@ def start_server(workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]
     env = {**os.environ, "REFEREE_SANDBOX": "bwrap", "REFEREE_LOG_LEVEL": "warning"}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [REFEREE, "serve", "--port", str(port), "--workers", str(workers)],
+            [REFEREE, "serve", "--port", str(port), "--workers", str(workers), "--grpc-port", "0"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

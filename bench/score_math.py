@@ -146,7 +146,16 @@ def start_server(workers: int, log_dir: Path) -> Server:
     env["REFEREE_LOG_LEVEL"] = "warning"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(referee), "serve", "--port", str(port), "--workers", str(workers)],
+            [
+                str(referee),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--grpc-port",
+                "0",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
