@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from referee.service.app import build_engine
-from referee.service.engine import Engine, ItemInput
+from referee.service.engine import BadRequest, Engine, ItemInput
 from referee.service.metrics import Metrics
 from referee.service.settings import Settings
 
@@ -125,3 +125,63 @@ def test_cache_disabled_still_dedupes_within_a_batch(engine_factory: Any) -> Non
     assert [r.cached for r in results] == [False, True, True]
     again = asyncio.run(engine.score(items[:1], "math"))
     assert again[0].cached is False
+
+
+# -- score_stream --------------------------------------------------------------------------
+
+
+async def _collect(engine: Engine, items: list[ItemInput], spec: Any) -> list[tuple[int, Any]]:
+    return [(i, r) async for i, r in engine.score_stream(items, spec)]
+
+
+def test_stream_yields_every_item_once_as_score_answers(engine_factory: Any) -> None:
+    engine, _ = engine_factory(workers=2, cache_size=0)
+    batch = mixed_batch()
+    streamed = asyncio.run(_collect(engine, batch, "math"))
+    assert sorted(i for i, _ in streamed) == list(range(len(batch)))
+    by_index = {i: r.to_wire() for i, r in streamed}
+    unary = [r.to_wire() for r in asyncio.run(engine.score(batch, "math"))]
+    assert [by_index[i] for i in range(len(batch))] == unary
+
+
+def test_stream_gives_quick_and_cached_items_first(engine_factory: Any) -> None:
+    engine, _ = engine_factory(workers=2)
+    asyncio.run(engine.score([ItemInput("cached-one", None)], "misbehave"))
+    items = [
+        ItemInput("sleep:1", None, id="slow"),
+        ItemInput("quick", None, id="quick"),
+        ItemInput("cached-one", None, id="cached"),
+        ItemInput("sleep:1", None, id="twin"),  # the same task as "slow": judged once
+    ]
+    order = [items[i].id for i, _ in asyncio.run(_collect(engine, items, "misbehave"))]
+    assert order[0] == "cached"
+    assert order[1] == "quick"
+    assert set(order[-2:]) == {"slow", "twin"}
+
+
+def test_stream_raises_bad_request_before_any_result(engine_factory: Any) -> None:
+    engine, _ = engine_factory(workers=1)
+    items = [ItemInput("\\boxed{1}", "1"), ItemInput("x", None, verifier="nope")]
+    with pytest.raises(BadRequest) as info:
+        asyncio.run(_collect(engine, items, "math"))
+    assert info.value.loc == ("items", 1, "verifier")
+
+
+def test_stream_deadline_and_early_close_leave_nothing_in_flight(engine_factory: Any) -> None:
+    engine, metrics = engine_factory(workers=2, request_timeout_s=1.0, item_timeout_s=10)
+    items = [ItemInput("sleep:3", None, id="slow"), ItemInput("fast", None, id="fast")]
+    results = dict(asyncio.run(_collect(engine, items, "misbehave")))
+    assert results[1].outcome == "correct"
+    assert results[0].error is not None and results[0].error.kind == "deadline"
+    assert metrics.registry.get_sample_value("referee_items_in_flight") == 0
+
+    async def first_then_close() -> None:
+        stream = engine.score_stream(
+            [ItemInput(f"sleep:0.{n + 2}", None) for n in range(5)], "misbehave"
+        )
+        await anext(stream)
+        assert metrics.registry.get_sample_value("referee_items_in_flight") == 4
+        await stream.aclose()
+        assert metrics.registry.get_sample_value("referee_items_in_flight") == 0
+
+    asyncio.run(first_then_close())
