@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -259,3 +261,20 @@ def test_live_survives_a_server_restart(tmp_path: Path) -> None:
         thread.join()
         for srv in restarted:
             stop_server(srv)
+
+
+def test_imports_only_httpx_and_the_standard_library() -> None:
+    # A trainer's environment may lack the server's dependencies.
+    code = (
+        "import sys\n"
+        "import referee.clients, referee.clients.trl, referee.clients.openrlhf, "
+        "referee.clients.verl\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    server_side = {"fastapi", "starlette", "pydantic", "uvicorn", "math_verify", "sympy"}
+    heavy = {"torch", "transformers", "trl", "prometheus_client", "docker", "typer"}
+    assert not (set(out) & (server_side | heavy))
+    assert "httpx" in out
