@@ -97,6 +97,20 @@ async def test_async_splits_batches_and_keeps_order() -> None:
     assert [r.id for r in results] == [f"i{i}" for i in range(10)]
 
 
+async def test_async_split_batch_raises_the_first_failure() -> None:
+    detail = [{"loc": ["body", "items", 1, "reference"], "msg": "bad"}]
+    rec = Recorder(
+        httpx.Response(422, json={"detail": detail}), *[httpx.Response(503) for _ in range(20)]
+    )
+    transport = httpx.MockTransport(rec)
+    async with AsyncRefereeClient(
+        "http://referee.test", transport=transport, batch_size=2, concurrency=1, backoff_s=0.05
+    ) as client:
+        with pytest.raises(RequestRejected):
+            await client.score(_items(6))
+    assert len(rec.requests) < 6  # the other requests stopped retrying
+
+
 def test_empty_batch_sends_nothing() -> None:
     rec = Recorder()
     with _sync(rec) as client:
@@ -254,7 +268,7 @@ def test_live_survives_a_server_restart(tmp_path: Path) -> None:
     thread = threading.Thread(target=restart)
     thread.start()
     try:
-        with RefereeClient(first.url, retries=30, backoff_s=0.2, max_backoff_s=1.0) as client:
+        with RefereeClient(first.url, retries=10_000, backoff_s=0.2, max_backoff_s=1.0) as client:
             results = client.score([Item("\\boxed{2}", "2")], verifier="math", deadline_s=90)
         assert [r.reward for r in results] == [1.0]
     finally:
