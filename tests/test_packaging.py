@@ -1,4 +1,4 @@
-"""Every sub-package is listed in pyproject.toml, so a wheel (not only an editable install) has it."""
+"""Every sub-package is listed in pyproject.toml, so that a wheel has it too."""
 
 from __future__ import annotations
 
