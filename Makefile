@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# OpenRLHF and veRL without their GPU stacks: the tests call their reward code.
+	$(BIN)/python -m pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
 	touch $(STAMP)
 
 install: $(STAMP)  ## create the virtualenv with Referee and its dev tools

@@ -138,9 +138,16 @@ class AsyncRefereeClient(_Base):
 
         if len(bodies) == 1:
             return await one(bodies[0])
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(body)) for body in bodies]
-        return [result for task in tasks for result in task.result()]
+        tasks = [asyncio.ensure_future(one(body)) for body in bodies]
+        try:
+            chunks = await asyncio.gather(*tasks)
+        except BaseException:
+            # The first failure is the caller's (not an ExceptionGroup): stop the rest.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return [result for chunk in chunks for result in chunk]
 
     async def score_stream(
         self, items: Sequence[ItemLike], verifier: Any = None, *, deadline_s: float | None = None

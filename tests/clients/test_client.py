@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -93,6 +95,20 @@ async def test_async_splits_batches_and_keeps_order() -> None:
     assert len(rec.requests) == 3
     assert "verifier" not in json.loads(rec.requests[0].content)
     assert [r.id for r in results] == [f"i{i}" for i in range(10)]
+
+
+async def test_async_split_batch_raises_the_first_failure() -> None:
+    detail = [{"loc": ["body", "items", 1, "reference"], "msg": "bad"}]
+    rec = Recorder(
+        httpx.Response(422, json={"detail": detail}), *[httpx.Response(503) for _ in range(20)]
+    )
+    transport = httpx.MockTransport(rec)
+    async with AsyncRefereeClient(
+        "http://referee.test", transport=transport, batch_size=2, concurrency=1, backoff_s=0.05
+    ) as client:
+        with pytest.raises(RequestRejected):
+            await client.score(_items(6))
+    assert len(rec.requests) < 6  # the other requests stopped retrying
 
 
 def test_empty_batch_sends_nothing() -> None:
@@ -252,10 +268,27 @@ def test_live_survives_a_server_restart(tmp_path: Path) -> None:
     thread = threading.Thread(target=restart)
     thread.start()
     try:
-        with RefereeClient(first.url, retries=30, backoff_s=0.2, max_backoff_s=1.0) as client:
+        with RefereeClient(first.url, retries=10_000, backoff_s=0.2, max_backoff_s=1.0) as client:
             results = client.score([Item("\\boxed{2}", "2")], verifier="math", deadline_s=90)
         assert [r.reward for r in results] == [1.0]
     finally:
         thread.join()
         for srv in restarted:
             stop_server(srv)
+
+
+def test_imports_only_httpx_and_the_standard_library() -> None:
+    # A trainer's environment may lack the server's dependencies.
+    code = (
+        "import sys\n"
+        "import referee.clients, referee.clients.trl, referee.clients.openrlhf, "
+        "referee.clients.verl\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    server_side = {"fastapi", "starlette", "pydantic", "uvicorn", "math_verify", "sympy"}
+    heavy = {"torch", "transformers", "trl", "prometheus_client", "docker", "typer"}
+    assert not (set(out) & (server_side | heavy))
+    assert "httpx" in out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -107,3 +109,18 @@ async def test_http_score_stream(grpc_server: Server) -> None:
         with pytest.raises(RequestRejected):
             async for _ in client.score_stream([{"response": "x"}]):
                 pass
+
+
+def test_grpc_client_imports_no_server_dependency() -> None:
+    code = (
+        "import sys\n"
+        "import referee.clients.grpc\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    server_side = {"fastapi", "starlette", "pydantic", "uvicorn", "math_verify", "sympy"}
+    others = {"prometheus_client", "docker", "typer", "grpc_health", "grpc_reflection"}
+    assert not (set(out) & (server_side | others))
+    assert {"grpc", "google"} <= set(out)
