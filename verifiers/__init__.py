@@ -43,6 +43,7 @@ _BUILTIN_MODULES = (
     "referee.verifiers.code",
     "referee.verifiers.countdown",
     "referee.verifiers.json_schema",
+    "referee.verifiers.ifeval",
 )
 
 
