@@ -44,6 +44,7 @@ _BUILTIN_MODULES = (
     "referee.verifiers.countdown",
     "referee.verifiers.json_schema",
     "referee.verifiers.ifeval",
+    "referee.verifiers.reasoning_gym",
 )
 
 
