@@ -303,6 +303,8 @@ class Engine:
         for u, fut in futures.items():
             if fut.done():
                 result = fut.result()
+                if result.second_opinion is not None:
+                    self._second_opinion(plan.tasks[u], result.second_opinion)
                 self.cache.put(plan.keys[u], result)
                 if result.elapsed_s:
                     self.metrics.verifier_seconds.labels(plan.tasks[u].verifier).observe(
@@ -322,6 +324,17 @@ class Engine:
                 hits += dup or plan.cached[u]
         self.metrics.cache_lookups.inc(lookups)
         self.metrics.cache_hits.inc(hits)
+
+    def _second_opinion(self, task: Task, label: str) -> None:
+        self.metrics.second_opinions.labels(task.verifier, label).inc()
+        if label.startswith("primary_"):
+            log.warning(
+                "second opinion disagrees with %s (%s): answer %r, reference %r",
+                task.verifier,
+                label,
+                task.extracted.replace("\x1f", " | ")[:200],
+                json.dumps(task.reference)[:200],
+            )
 
     # -- composition -------------------------------------------------------------------------
 
