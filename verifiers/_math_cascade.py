@@ -133,15 +133,19 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
-def decimals_disagree(gold_text: str, pred_text: str) -> bool:
+def decimals_disagree(gold_text: str, pred_text: str, coarsest: int | None = None) -> bool:
     """True when both are plain decimals and the answer, rounded to the reference's
     written decimals, is not the reference: ``1.0000004`` is not ``1.0000001``, while
     ``0.30000000000000004`` is ``0.3``. An exact reference is compared at the
-    precision it was written with, never at a fixed rounding."""
+    precision it was written with, never at a fixed rounding; ``coarsest`` (a rounding
+    the caller asked for explicitly) caps the decimals compared."""
     gold, pred = _decimal(gold_text), _decimal(pred_text)
     if gold is None or pred is None:
         return False
     places = max(0, -int(gold.as_tuple().exponent))
+    if coarsest is not None and coarsest < places:
+        places = coarsest
+        gold = gold.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     rounded = pred.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     return rounded != gold
 

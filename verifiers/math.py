@@ -52,6 +52,7 @@ Mode = Literal["cascade", "math_verify"]
 _LATEX_THEN_EXPR = (LatexExtractionConfig(), ExprExtractionConfig())
 _EXPR_ONLY = (ExprExtractionConfig(),)
 _SEP = "\x1f"  # between the source name and the extracted text
+_DEFAULT_ROUNDING = 6
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class MathParams:
     extract: tuple[Source, ...] = ("boxed", "answer_tag")
     fallback: Fallback = "whole_response"
     fallback_window: int = 4000
-    float_rounding: int = 6
+    float_rounding: int = _DEFAULT_ROUNDING
     numeric_precision: int = 15
     strict: bool = True
     mode: Mode = "cascade"
@@ -235,7 +236,9 @@ def _accepts(
     # Guards: they can only take an acceptance back.
     if cascade.numbers_far_apart(gold[0], pred[0], params.float_rounding):
         return False
-    return not cascade.decimals_disagree(gold_text, text)
+    # A float_rounding coarser than math-verify's default is a request for tolerance.
+    coarsest = params.float_rounding if params.float_rounding < _DEFAULT_ROUNDING else None
+    return not cascade.decimals_disagree(gold_text, text, coarsest)
 
 
 def _is_several(gold: tuple[Any, ...]) -> bool:

@@ -726,6 +726,15 @@ MATH_VERIFY_ONLY = [
     case("6", "$x=\\boxed{2}$ or $x=\\boxed{6}$", CORRECT, "plain-last-box", MATH_VERIFY),
     case("2, 6", "$x=\\boxed{2}$ or $x=\\boxed{6}$", INCORRECT, "plain-several-boxes", MATH_VERIFY),
     case("2, 6", "$x=\\boxed{2}$ or $x=\\boxed{6}$", CORRECT, "cascade-several-boxes"),
+    # A coarser float_rounding asks for tolerance: the written-decimals guard follows it.
+    case("0.1234568", "\\boxed{0.1234567}", INCORRECT, "seven-decimals-default"),
+    case(
+        "0.1234568",
+        "\\boxed{0.1234567}",
+        CORRECT,
+        "seven-decimals-at-3",
+        MathParams(float_rounding=3),
+    ),
 ]
 
 ALL_CASES = (
