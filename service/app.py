@@ -56,6 +56,7 @@ def build_engine(settings: Settings, metrics: Metrics) -> Engine:
             plugins=settings.plugin_modules,
             sandbox=settings.sandbox,
             sandbox_uid_base=settings.sandbox_uid_base,
+            second_opinion_rate=settings.second_opinion_rate,
         ),
         events,
     )

@@ -388,6 +388,8 @@ class Engine:
 
     def _record(self, plan: _Plan, u: int, result: TaskResult) -> None:
         """Keep a worker's judgement of unique task ``u``: in the plan, the cache, metrics."""
+        if result.second_opinion is not None:
+            self._second_opinion(plan.tasks[u], result.second_opinion)
         self.cache.put(plan.keys[u], result)
         if result.elapsed_s:
             self.metrics.verifier_seconds.labels(plan.tasks[u].verifier).observe(result.elapsed_s)
@@ -401,6 +403,17 @@ class Engine:
                 hits += dup or plan.cached[u]
         self.metrics.cache_lookups.inc(lookups)
         self.metrics.cache_hits.inc(hits)
+
+    def _second_opinion(self, task: Task, label: str) -> None:
+        self.metrics.second_opinions.labels(task.verifier, label).inc()
+        if label.startswith("primary_"):
+            log.warning(
+                "second opinion disagrees with %s (%s): answer %r, reference %r",
+                task.verifier,
+                label,
+                task.extracted.replace("\x1f", " | ")[:200],
+                json.dumps(task.reference)[:200],
+            )
 
     # -- composition -------------------------------------------------------------------------
 

@@ -73,6 +73,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.second_opinions = Counter(
+            "referee_second_opinions",
+            "Sampled items judged again by the independent grader, by its view: agree, "
+            "undecided, primary_accepted / primary_rejected (the graders disagree).",
+            ["verifier", "result"],
+            registry=r,
+        )
         self.workers = Gauge("referee_workers", "Worker processes alive.", registry=r)
         self.inflight = Gauge(
             "referee_items_in_flight",

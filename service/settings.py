@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     worker_memory_limit_mb: int = Field(
         4096, ge=0, description="Address-space limit of a worker process (0: none)."
     )
+    second_opinion_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of math items also judged by an independent sympy grader; "
+        "disagreements are counted and logged, the reward stays the primary verdict.",
+    )
     plugins: str = Field(
         "",
         description="Comma-separated modules that register extra verifiers, imported by "

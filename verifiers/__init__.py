@@ -41,6 +41,10 @@ _BUILTIN_MODULES = (
     "referee.verifiers.format",
     "referee.verifiers.text",
     "referee.verifiers.code",
+    "referee.verifiers.countdown",
+    "referee.verifiers.json_schema",
+    "referee.verifiers.ifeval",
+    "referee.verifiers.reasoning_gym",
 )
 
 

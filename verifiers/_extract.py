@@ -15,6 +15,7 @@ __all__ = [
     "last_boxed",
     "last_number",
     "normalize_space",
+    "trailing_boxes",
 ]
 
 _BOXED_COMMANDS = ("\\boxed", "\\fbox")
@@ -139,3 +140,43 @@ def last_number(text: str) -> str | None:
     if found is None:
         return None
     return found.replace(",", "").replace("\u2212", "-")
+
+
+# Between two boxes of one final statement: "$ and $x = ", ", ", "$, $", " or ".
+_BOX_JOINER = re.compile(
+    r"[\s$]*(?:[,;]|\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)|and|or|,\s*and|,\s*or)?"
+    r"[\s$]*(?:\\?\(?[a-zA-Z](?:_\{?\d\}?)?\s*=\s*)?[\s$]*"
+)
+_JOINER_VARIABLE = re.compile(r"([a-zA-Z])(?:_\{?\d\}?)?\s*=")
+
+
+def trailing_boxes(text: str, limit: int = 8) -> list[str]:
+    """Contents of the boxes that end the text as one statement, in order.
+
+    "the roots are $x=\\boxed{2}$ and $x=\\boxed{3}$." gives ``["2", "3"]``; boxes
+    separated by prose ("first \\boxed{2}; checking again, \\boxed{3}") give only
+    the last one. Each box is scanned once; at most ``limit`` are returned.
+    """
+    boxes: list[str] = []
+    end = len(text)
+    variables: set[str] = set()
+    while len(boxes) < limit:
+        start = text.rfind("\\boxed{", 0, end)
+        if start < 0:
+            break
+        close = _matching_brace(text, start + len("\\boxed"), end)
+        if close < 0:
+            break
+        if boxes:
+            joiner = text[close + 1 : end]
+            if len(joiner) > 40 or _BOX_JOINER.fullmatch(joiner) is None:
+                break
+            variables.update(_JOINER_VARIABLE.findall(joiner))
+        boxes.append(text[start + len("\\boxed{") : close])
+        end = start
+    if len(boxes) > 1:  # the variable before the first box of the run: "x = \boxed{2}"
+        lead = text[max(0, end - 12) : end]
+        variables.update(_JOINER_VARIABLE.findall(lead))
+    if len(variables) > 1:  # "a = \boxed{1}, b = \boxed{2}": two quantities, not a list
+        return boxes[:1]
+    return boxes[::-1]

@@ -6,6 +6,11 @@ the order given by ``params.extract``, then the configured fallback. Grading
 (worker process) parses both sides with math-verify (latex2sympy2_extended) and
 compares them with its numeric, symbolic, set, interval and matrix rules.
 
+``mode``: ``cascade`` (default) runs math-verify, guards that can only take its
+acceptance back, then targeted fallbacks for the false negatives found in the
+judging corpus (``_math_cascade``); ``math_verify`` is math-verify with the two
+original guards only (the verdicts of version 1).
+
 math-verify's own ``signal.alarm`` timeouts are switched off: the worker that
 runs ``grade`` is under a deadline enforced by the engine, from outside.
 """
@@ -15,12 +20,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from referee.verifiers import _math_cascade as cascade
 from referee.verifiers._extract import (
     answer_region,
     balanced_braces,
@@ -28,6 +35,7 @@ from referee.verifiers._extract import (
     last_boxed,
     last_number,
     normalize_space,
+    trailing_boxes,
 )
 from referee.verifiers._types import CannotJudge, Context, Outcome, Score
 from referee.verifiers.registry import Verifier, register, require_str_reference
@@ -39,10 +47,12 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 Source = Literal["boxed", "answer_tag"]
 Fallback = Literal["whole_response", "last_number", "none"]
+Mode = Literal["cascade", "math_verify"]
 
 _LATEX_THEN_EXPR = (LatexExtractionConfig(), ExprExtractionConfig())
 _EXPR_ONLY = (ExprExtractionConfig(),)
 _SEP = "\x1f"  # between the source name and the extracted text
+_DEFAULT_ROUNDING = 6
 
 
 @dataclass(frozen=True)
@@ -57,14 +67,17 @@ class MathParams:
       ``whole_response`` fallback reads (answers come last; bounds the cost).
     - ``float_rounding``, ``numeric_precision``: math-verify's numeric comparison.
     - ``strict``: math-verify's strict mode (variable names matter).
+    - ``mode``: ``cascade`` (math-verify, guards, targeted fallbacks) or
+      ``math_verify`` (math-verify with the scientific-notation and relative guards).
     """
 
     extract: tuple[Source, ...] = ("boxed", "answer_tag")
     fallback: Fallback = "whole_response"
     fallback_window: int = 4000
-    float_rounding: int = 6
+    float_rounding: int = _DEFAULT_ROUNDING
     numeric_precision: int = 15
     strict: bool = True
+    mode: Mode = "cascade"
 
     def __post_init__(self) -> None:
         if len(set(self.extract)) != len(self.extract):
@@ -83,7 +96,12 @@ def extract(response: str, reference: Any, params: MathParams, context: Context)
     for source in params.extract:
         found = last_boxed(region) if source == "boxed" else last_answer_tag(region)
         if found is not None and found.strip():
-            return f"{source}{_SEP}{normalize_space(found)}"
+            answer = normalize_space(found)
+            if source == "boxed" and params.mode == "cascade":
+                run = [normalize_space(b) for b in trailing_boxes(region)]
+                if len(run) > 1 and run[-1] == answer:
+                    return f"{source}{_SEP}{answer}{_SEP}{', '.join(run)}"
+            return f"{source}{_SEP}{answer}"
     if params.fallback == "last_number":
         number = last_number(region)
         if number is not None:
@@ -159,9 +177,13 @@ def _parse_answer(source: str, text: str) -> list[Any]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_gold(reference: str) -> tuple[Any, ...]:
+def _gold_text(reference: str) -> str:
     inner = last_boxed(reference)
-    text = normalize_space(inner if inner is not None else reference).strip("$ ")
+    return normalize_space(inner if inner is not None else reference).strip("$ ")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_gold(text: str) -> tuple[Any, ...]:
     return tuple(_parse_answer("boxed", text)) if text else ()
 
 
@@ -200,28 +222,91 @@ def _equivalent(gold: tuple[Any, ...], pred: list[Any], params: MathParams) -> b
     return bool(same)
 
 
+# One try of the comparison: (stage, answer text, parsed answer, [(gold text, parsed gold)]).
+_Attempt = tuple[str, str, list[Any], list[tuple[str, tuple[Any, ...]]]]
+
+
+def _accepts(
+    gold_text: str, gold: tuple[Any, ...], text: str, pred: list[Any], params: MathParams
+) -> bool:
+    if not gold or not pred or not _equivalent(gold, pred, params):
+        return False
+    if params.mode != "cascade":
+        return True
+    # Guards: they can only take an acceptance back.
+    if cascade.numbers_far_apart(gold[0], pred[0], params.float_rounding):
+        return False
+    # A float_rounding coarser than math-verify's default is a request for tolerance.
+    coarsest = params.float_rounding if params.float_rounding < _DEFAULT_ROUNDING else None
+    return not cascade.decimals_disagree(gold_text, text, coarsest)
+
+
+def _is_several(gold: tuple[Any, ...]) -> bool:
+    return bool(gold) and isinstance(gold[0], sympy.FiniteSet) and len(gold[0]) > 1
+
+
+def _fallbacks(source: str, text: str, several: str, gold_texts: list[str]) -> Iterator[_Attempt]:
+    """The cascade's fallbacks after math-verify rejected, each on its own shape."""
+    golds = [(t, _parse_gold(t)) for t in map(cascade.normalize, gold_texts)]
+    norm = cascade.normalize(text)
+    if norm != text or [g for g, _ in golds] != gold_texts:
+        yield "normalized", norm, _parse_answer(source, norm), golds
+    if source == "answer_tag" and balanced_braces(norm) and cascade.looks_like_formula(norm):
+        yield "answer_tag_latex", norm, _parse_answer("boxed", norm), golds
+    if several:
+        several = cascade.normalize(several)
+        many = [(t, g) for t, g in golds if _is_several(g)]
+        pred = _parse_answer("boxed", several)
+        if many and pred and isinstance(pred[0], sympy.FiniteSet):
+            yield "several_boxes", several, pred, many
+
+
+def _exact_number(text: str, gold_texts: list[str]) -> bool:
+    answer = cascade.exact_number(text, allow_unit=True)
+    if answer is None:
+        return False
+    return any(cascade.exact_number(gold) == answer for gold in gold_texts)
+
+
 def grade(extracted: str, reference: Any, params: MathParams, context: Context) -> Score:
     """Compare an extracted answer with the reference (a string or list of strings)."""
     golds = [reference] if isinstance(reference, str) else list(reference)
-    parsed_golds = [_parse_gold(g) for g in golds]
-    if not any(parsed_golds):
+    gold_texts = [_gold_text(g) for g in golds]
+    parsed_golds = [_parse_gold(t) for t in gold_texts]
+    cascading = params.mode == "cascade"
+    if not any(parsed_golds) and not (
+        cascading and any(_parse_gold(cascade.normalize(t)) for t in gold_texts)
+    ):
         raise CannotJudge("invalid_reference", f"reference {str(reference)[:100]!r} did not parse")
     if not extracted:
         return Score(0.0, Outcome.NO_ANSWER, {"extracted": None})
-    source, _, text = extracted.partition(_SEP)
+    source, _, rest = extracted.partition(_SEP)
+    text, _, several = rest.partition(_SEP)
     details: dict[str, Any] = {"extracted": text[:200], "source": source}
     pred = _parse_answer(source, text)
+    if any(
+        _accepts(t, g, text, pred, params) for t, g in zip(gold_texts, parsed_golds, strict=True)
+    ):
+        if cascading:
+            details["stage"] = "math_verify"
+        return Score(1.0, Outcome.CORRECT, details)
+    if cascading:
+        for stage, answer, parsed, candidates in _fallbacks(source, text, several, gold_texts):
+            if any(_accepts(t, g, answer, parsed, params) for t, g in candidates):
+                details["stage"] = stage
+                return Score(1.0, Outcome.CORRECT, details)
+        if _exact_number(cascade.normalize(text), gold_texts):
+            details["stage"] = "exact_number"
+            return Score(1.0, Outcome.CORRECT, details)
     if not pred:
         return Score(0.0, Outcome.NO_ANSWER, details)
-    if any(gold and _equivalent(gold, pred, params) for gold in parsed_golds):
-        return Score(1.0, Outcome.CORRECT, details)
     return Score(0.0, Outcome.INCORRECT, details)
 
 
 MATH = register(
     Verifier(
         name="math",
-        version="1",
+        version="2",
         params_type=MathParams,
         extract=extract,
         grade=grade,

@@ -41,6 +41,9 @@ class TaskResult:
     elapsed_s: float = 0.0
     killed: bool = field(default=False)
     payload: Any = None  # the answer of an internal task (not a verifier)
+    # A sampled second grader's view of a math verdict: "agree", "undecided",
+    # "primary_accepted" or "primary_rejected" (the two disagree); None: not sampled.
+    second_opinion: str | None = None
 
     @staticmethod
     def ok(score: Score, elapsed_s: float = 0.0, *, killed: bool = False) -> TaskResult:

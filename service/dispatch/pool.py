@@ -49,6 +49,7 @@ class PoolConfig:
     plugins: tuple[str, ...] = ()
     sandbox: str = "auto"
     sandbox_uid_base: int = 60000
+    second_opinion_rate: float = 0.0
 
 
 @dataclass(slots=True)
@@ -168,6 +169,7 @@ class WorkerPool:
             self.config.sandbox,
             slot,
             self.config.sandbox_uid_base,
+            self.config.second_opinion_rate,
         )
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import math
 import os
+import random
 import resource
 import signal
 import time
@@ -22,7 +24,7 @@ from types import FrameType
 from referee import sandbox, verifiers
 from referee.sandbox import run_code
 from referee.service.dispatch._task import Task, TaskResult
-from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score
+from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score, second_opinion
 
 __all__ = ["RUN_CODE", "Deadline", "WorkerConfig", "grade_one", "main"]
 
@@ -39,6 +41,7 @@ class WorkerConfig:
     sandbox: str = "auto"
     slot: int = 0
     sandbox_uid_base: int = 60000
+    second_opinion_rate: float = 0.0
 
 
 class Deadline(BaseException):
@@ -77,8 +80,35 @@ def _internal(task: Task, timeout_s: float) -> TaskResult:
     return TaskResult.answer(payload, time.perf_counter() - start)
 
 
-def grade_one(task: Task, timeout_s: float) -> TaskResult:
-    """Grade one task under the soft deadline; every failure becomes a value."""
+_SECOND_OPINION_VERIFIERS = frozenset({"math"})
+_MIN_SECOND_OPINION_S = 0.05
+
+
+def second_opinion_of(task: Task, score: Score, budget_s: float) -> str:
+    """The independent grader's view of a math verdict, within what is left of the deadline."""
+    primary = score.outcome == Outcome.CORRECT
+    answer = second_opinion.answer_of_extraction(task.extracted)
+    signal.setitimer(signal.ITIMER_REAL, budget_s)
+    try:
+        verdict = second_opinion.equivalent(answer, task.reference)
+    except Deadline:
+        return "undecided"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if verdict is None:
+        return "undecided"
+    if verdict == primary:
+        return "agree"
+    return "primary_accepted" if primary else "primary_rejected"
+
+
+def grade_one(task: Task, timeout_s: float, second_opinion_rate: float = 0.0) -> TaskResult:
+    """Grade one task under the soft deadline; every failure becomes a value.
+
+    With ``second_opinion_rate``, that share of judged ``math`` items is also judged
+    by the independent grader in what is left of the deadline; its view travels
+    with the result (``second_opinion``), the score is the primary one.
+    """
     if task.verifier == RUN_CODE:
         return _internal(task, timeout_s)
     start = time.perf_counter()
@@ -109,7 +139,18 @@ def grade_one(task: Task, timeout_s: float) -> TaskResult:
             retryable=False,
             elapsed_s=time.perf_counter() - start,
         )
-    return TaskResult.ok(score, time.perf_counter() - start)
+    result = TaskResult.ok(score, time.perf_counter() - start)
+    left = timeout_s - result.elapsed_s
+    if (
+        second_opinion_rate > 0.0
+        and task.verifier in _SECOND_OPINION_VERIFIERS
+        and score.outcome in (Outcome.CORRECT, Outcome.INCORRECT)
+        and left > _MIN_SECOND_OPINION_S
+        and random.random() < second_opinion_rate
+    ):
+        label = second_opinion_of(task, score, left)
+        result = dataclasses.replace(result, second_opinion=label)
+    return result
 
 
 def _limit_memory(limit_mb: int) -> None:
@@ -164,6 +205,8 @@ def main(conn: Connection, config: WorkerConfig) -> None:
             return
         last = len(chunk) - 1
         for i, task in enumerate(chunk):
-            result = grade_one(task, task.timeout_s or config.item_timeout_s)
+            result = grade_one(
+                task, task.timeout_s or config.item_timeout_s, config.second_opinion_rate
+            )
             _reap_orphans()
             conn.send((result, _rss_kb() if i == last else 0))

@@ -1,0 +1,182 @@
+"""The targeted stages of the ``math`` verifier's cascade (``mode: "cascade"``).
+
+math-verify decides first. Its acceptance then passes guards that can only take
+it back (numbers that differ relatively, decimals that differ where the
+reference wrote them). Its rejection is followed by fallbacks, each for one
+false-negative class found in the judging corpus and each limited to its shape,
+so that none of them can turn a wrong answer into a right one:
+
+- ``normalized``: Unicode and LaTeX spellings math-verify does not read (½, √2,
+  π, 30°, ``1\\,000``, ``\\varnothing``, ``\\sqrt(2)``), rewritten, then math-verify
+  again;
+- ``answer_tag_latex``: an ``<answer>`` block that holds a bare formula (no ``$``,
+  no prose) is read as LaTeX, as a box would be;
+- ``exact_number``: both sides are plain numbers (thousands separators,
+  ``a\\times10^{n}``, a trailing unit or percent sign on the answer): compared
+  exactly as rationals, never with a tolerance;
+- ``several_boxes``: a reference with several values and a final statement that
+  boxes each one ("$x=\\boxed{2}$ or $x=\\boxed{3}$") is judged on all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+import sympy
+
+__all__ = [
+    "decimals_disagree",
+    "exact_number",
+    "looks_like_formula",
+    "normalize",
+    "numbers_far_apart",
+]
+
+_VULGAR = {
+    "\u00bd": "\\frac{1}{2}",
+    "\u2153": "\\frac{1}{3}",
+    "\u2154": "\\frac{2}{3}",
+    "\u00bc": "\\frac{1}{4}",
+    "\u00be": "\\frac{3}{4}",
+    "\u2155": "\\frac{1}{5}",
+    "\u2159": "\\frac{1}{6}",
+    "\u215b": "\\frac{1}{8}",
+}
+_SYMBOLS = {"\u03c0": "\\pi ", "\u221e": "\\infty ", "\u00d7": "\\times ", "\u00f7": "\\div "}
+_TRANSLATION = str.maketrans({**_VULGAR, **_SYMBOLS})
+# √2, √{x}, √(2) -> \sqrt{2}; \sqrt(2) -> \sqrt{2} (a bracket math-verify drops).
+_RADICAL = re.compile(r"(?:\u221a|\\sqrt)\s*(?:\(([^()]{1,40})\)|\{([^{}]{1,40})\}|(\d+|[a-zA-Z]))")
+_DEGREE = re.compile(r"\s*\u00b0")
+_THIN_SPACE_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\\;|\\ |\\!|~)(?=\d{3}(?!\d))")
+
+
+def _radical(match: re.Match[str]) -> str:
+    inner = next(g for g in match.groups() if g is not None)
+    return "\\sqrt{" + inner + "}"
+
+
+def normalize(text: str) -> str:
+    """Spellings math-verify misreads, rewritten into LaTeX it reads."""
+    text = text.translate(_TRANSLATION)
+    text = _RADICAL.sub(_radical, text)
+    text = _DEGREE.sub("^{\\\\circ}", text)
+    text = _THIN_SPACE_THOUSANDS.sub("", text)
+    return text.replace("\\varnothing", "\\emptyset")
+
+
+# ---------------------------------------------------------------- plain numbers
+
+_UNITS = (
+    "mm|cm|m|km|in|inch|inches|ft|feet|foot|yd|yards?|miles?|meters?|metres?|"
+    "s|sec|seconds?|min|minutes?|h|hr|hours?|days?|weeks?|months?|years?|"
+    "dollars?|cents?|units?|square units|sq units|cubic units|degrees?|"
+    "g|kg|grams?|kilograms?|lb|lbs|pounds?|oz|ounces?|L|mL|liters?|litres?|gallons?|"
+    "mph|km/h|m/s|people|students|percent|\\%"
+)
+_UNIT = re.compile(
+    rf"\s*(?:\\(?:text|mbox|mathrm)\{{\s*(?:{_UNITS})\s*\}}|(?:{_UNITS})\b|\\%|%)"
+    r"(?:\^\{?[23]\}?)?\s*$"
+)
+_LITERAL = re.compile(
+    r"(?P<sign>[-+])?(?P<int>\d+)(?:\.(?P<frac>\d+))?"
+    r"(?:\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*(?P<exp>[-+]?\d+)\s*\}?|[eE](?P<exp2>[-+]?\d+))?"
+)
+_SEPARATOR = re.compile(r"(?<=\d)(?:,|\{,\})(?=\d{3}(?!\d))")
+
+
+def _strip_number(text: str, allow_unit: bool) -> tuple[str, bool] | None:
+    text = text.strip().strip("$").strip()
+    if text.startswith("\\$"):
+        text = text[2:].lstrip()
+    unit = False
+    if allow_unit:
+        stripped = _UNIT.sub("", text)
+        unit = stripped != text
+        text = stripped
+    text = _SEPARATOR.sub("", normalize(text)).replace(" ", "")
+    return text, unit
+
+
+def exact_number(text: str, *, allow_unit: bool = False) -> Fraction | None:
+    """The exact value of a plain number as written, or None when it is anything else.
+
+    Thousands separators, ``a\\times10^{n}``, ``aEn`` are read exactly (no binary
+    float); with ``allow_unit`` one trailing unit or percent sign is dropped.
+    """
+    stripped = _strip_number(text, allow_unit)
+    if stripped is None:
+        return None
+    body, _ = stripped
+    match = _LITERAL.fullmatch(body)
+    if match is None:
+        return None
+    digits = match["int"] + (match["frac"] or "")
+    value = Fraction(int(digits), 10 ** len(match["frac"] or ""))
+    exponent = match["exp"] or match["exp2"]
+    if exponent is not None:
+        if abs(int(exponent)) > 400:
+            return None
+        value *= Fraction(10) ** int(exponent)
+    return -value if match["sign"] == "-" else value
+
+
+def _decimal(text: str) -> Decimal | None:
+    stripped = _strip_number(text, False)
+    if stripped is None or not re.fullmatch(r"[-+]?\d+\.\d+|[-+]?\d+", stripped[0]):
+        return None
+    try:
+        return Decimal(stripped[0])
+    except InvalidOperation:
+        return None
+
+
+def decimals_disagree(gold_text: str, pred_text: str, coarsest: int | None = None) -> bool:
+    """True when both are plain decimals and the answer, rounded to the reference's
+    written decimals, is not the reference: ``1.0000004`` is not ``1.0000001``, while
+    ``0.30000000000000004`` is ``0.3``. An exact reference is compared at the
+    precision it was written with, never at a fixed rounding; ``coarsest`` (a rounding
+    the caller asked for explicitly) caps the decimals compared."""
+    gold, pred = _decimal(gold_text), _decimal(pred_text)
+    if gold is None or pred is None:
+        return False
+    places = max(0, -int(gold.as_tuple().exponent))
+    if coarsest is not None and coarsest < places:
+        places = coarsest
+        gold = gold.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    rounded = pred.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return rounded != gold
+
+
+def numbers_far_apart(gold: Any, pred: Any, float_rounding: int) -> bool:
+    """True when two numeric expressions (``1.6\\times10^{-19}``, ``1/2^{99}``) that
+    math-verify called equal differ relatively by more than its rounding allows."""
+    values = []
+    for x in (gold, pred):
+        if not isinstance(x, sympy.Basic) or not x.is_number:
+            return False
+        try:
+            value = sympy.N(x, 30)
+        except (TypeError, ValueError, ArithmeticError):
+            return False
+        if not value.is_real or not value.is_finite or value == 0:
+            return False
+        values.append(value)
+    a, b = values
+    return bool(abs(a - b) > abs(a) * sympy.Float(10, 30) ** -(float_rounding - 1))
+
+
+# ---------------------------------------------------------------- answer tags
+
+# A word of prose: three letters or more not introduced by a backslash.
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\{[^{}]*\}")
+
+
+def looks_like_formula(text: str) -> bool:
+    """Whether an ``<answer>`` block is a bare formula: no ``$``, no prose outside ``\\text{}``."""
+    if "$" in text or "\\(" in text or "\\[" in text:
+        return False
+    return _PROSE_WORD.search(_TEXT_COMMAND.sub("", text)) is None
