@@ -79,6 +79,7 @@ def referee(mode: str) -> Judge:
 def measure(judge: Judge) -> dict[str, object]:
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     errors: list[str] = []
+    verdicts: dict[str, bool] = {}
     false_positives: list[str] = []
     false_negatives: list[str] = []
     start = time.perf_counter()
@@ -90,6 +91,7 @@ def measure(judge: Judge) -> dict[str, object]:
         if verdict is None:
             errors.append(case.id)
             verdict = False
+        verdicts[case.id] = verdict
         if verdict and case.expected:
             counts["tp"] += 1
         elif verdict:
@@ -110,7 +112,30 @@ def measure(judge: Judge) -> dict[str, object]:
         "errors": errors,
         "false_positives": false_positives,
         "false_negatives": false_negatives,
+        "verdicts": verdicts,
     }
+
+
+def _precision_recall(cases: list[Case], verdicts: dict[str, bool]) -> tuple[float, float]:
+    tp = sum(verdicts[c.id] and c.expected for c in cases)
+    accepted = sum(verdicts[c.id] for c in cases)
+    positives = sum(c.expected for c in cases)
+    return (tp / accepted if accepted else 1.0), (tp / positives if positives else 1.0)
+
+
+def by_category(results: dict[str, dict[str, object]], names: list[str]) -> dict[str, object]:
+    """Precision and recall of each judge in ``names`` per answer category of the corpus."""
+    categories: dict[str, list[Case]] = {}
+    for case in CASES:
+        categories.setdefault(case.category, []).append(case)
+    table: dict[str, object] = {}
+    for category, cases in categories.items():
+        row: dict[str, object] = {"cases": len(cases)}
+        for name in names:
+            verdicts = results[name]["verdicts"]
+            row[name] = _precision_recall(cases, verdicts)  # type: ignore[arg-type]
+        table[category] = row
+    return table
 
 
 def main() -> None:
@@ -144,6 +169,15 @@ def main() -> None:
         f"\nmissed correct answers: math-verify alone {base['fn']}, cascade {best['fn']} "
         f"({base['fn'] / missed:.1f}x fewer)"
     )  # type: ignore[operator]
+    names = ["math-verify alone", "Referee mode=cascade (default)"]
+    categories = by_category(results, names)
+    print(f"\n{'per category':18} {'cases':>5}   math-verify P / R   Referee P / R")
+    for category, row in categories.items():
+        (p0, r0), (p1, r1) = row[names[0]], row[names[1]]  # type: ignore[index]
+        print(
+            f"{category:18} {row['cases']:>5}   {p0:>9.3f} / {r0:.3f}"  # type: ignore[index]
+            f"   {p1:>7.3f} / {r1:.3f}"
+        )
     for name, r in results.items():
         if r["false_positives"]:
             print(f"false positives of {name}: {', '.join(r['false_positives'])}")  # type: ignore[arg-type]
@@ -157,6 +191,7 @@ def main() -> None:
                 "positives": positives,
                 "machine": platform.platform(),
                 "results": results,
+                "by_category": categories,
             },
             indent=2,
         )

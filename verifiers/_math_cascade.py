@@ -150,6 +150,62 @@ def decimals_disagree(gold_text: str, pred_text: str, coarsest: int | None = Non
     return rounded != gold
 
 
+_FRACTION = re.compile(
+    r"(?P<sign>-?)(?:\\[dt]?frac\{(?P<num>\d+)\}\{(?P<den>\d+)\}|(?P<num2>\d+)/(?P<den2>\d+))"
+)
+
+
+def exact_rational(text: str) -> Fraction | None:
+    """The value of an integer, a decimal or a simple fraction (``\\frac{a}{b}``, ``a/b``)."""
+    number = exact_number(text)
+    if number is not None:
+        return number
+    stripped = _strip_number(text, False)
+    match = _FRACTION.fullmatch(stripped[0]) if stripped else None
+    if match is None:
+        return None
+    num, den = int(match["num"] or match["num2"]), int(match["den"] or match["den2"])
+    if den == 0:
+        return None
+    return Fraction(-num if match["sign"] else num, den)
+
+
+def _terminates(value: Fraction) -> bool:
+    den = value.denominator
+    for p in (2, 5):
+        while den % p == 0:
+            den //= p
+    return den == 1
+
+
+def inexact_decimal(gold_text: str, pred_text: str) -> bool:
+    """True when the reference is an integer or a fraction and the answer a decimal that is
+    not it.
+
+    A reference with a finite decimal expansion (``\\frac{1}{2}``, ``3``) must be
+    matched exactly: ``0.5000001`` is not ``1/2``, though math-verify's 6-decimal
+    rounding says so. One without (``\\frac{1}{3}``) accepts only a decimal that is
+    the reference rounded or cut to the answer's own decimals (``0.333333``).
+    """
+    if _decimal(gold_text) is not None and "." in gold_text:
+        return False  # a written decimal: decimals_disagree compares at its precision
+    gold = exact_rational(gold_text)
+    stripped = _strip_number(pred_text, False)
+    if gold is None or stripped is None:
+        return False
+    match = re.fullmatch(r"[-+]?\d+(?:\.(\d+))?", stripped[0])
+    pred = exact_number(pred_text)
+    if match is None or pred is None:
+        return False
+    if _terminates(gold):
+        return pred != gold
+    places = len(match[1] or "")
+    scale = 10**places
+    cut = Fraction(int(gold * scale), scale)  # toward zero
+    nearest = Fraction(round(gold * scale), scale)
+    return pred not in (cut, nearest)
+
+
 def numbers_far_apart(gold: Any, pred: Any, float_rounding: int) -> bool:
     """True when two numeric expressions (``1.6\\times10^{-19}``, ``1/2^{99}``) that
     math-verify called equal differ relatively by more than its rounding allows."""

@@ -238,6 +238,8 @@ def _accepts(
         return False
     # A float_rounding coarser than math-verify's default is a request for tolerance.
     coarsest = params.float_rounding if params.float_rounding < _DEFAULT_ROUNDING else None
+    if coarsest is None and cascade.inexact_decimal(gold_text, text):
+        return False
     return not cascade.decimals_disagree(gold_text, text, coarsest)
 
 
