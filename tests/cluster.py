@@ -215,8 +215,8 @@ class Cluster:
     workers: list[Worker] = field(default_factory=list)
     replicas: list[Server] = field(default_factory=list)
 
-    def add_worker(self, concurrency: int = 1, wait: bool = True) -> Worker:
-        worker = start_worker(self.tmp, self.redis.url, self.env, concurrency, wait)
+    def add_worker(self, concurrency: int = 1, wait: bool = True, **env: str) -> Worker:
+        worker = start_worker(self.tmp, self.redis.url, {**self.env, **env}, concurrency, wait)
         self.workers.append(worker)
         return worker
 

@@ -268,3 +268,23 @@ def test_redis_outage_503_then_recovers(tmp_path: Path) -> None:
             assert sum_metric(httpx.get(url + "/metrics").text, "referee_redis_up") == 1
     finally:
         stop_redis(redis)
+
+
+def test_worker_sigterm_hands_back_its_entries(cluster: Cluster) -> None:
+    leaving = cluster.add_worker(REFEREE_SHUTDOWN_GRACE_S="0.2")
+    body = {"verifier": "misbehave", "items": [{"response": f"sleep:1.{i:03d}"} for i in range(8)]}
+    results: list[dict[str, Any]] = []
+    runner = threading.Thread(target=lambda: results.extend(score(cluster.replicas[0].url, body)))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while "judging" not in leaving.log.read_text():
+        assert time.monotonic() < deadline, "the new worker took nothing"
+        time.sleep(0.05)
+    leaving.process.send_signal(signal.SIGTERM)
+    assert leaving.process.wait(timeout=30) == 0
+    runner.join(timeout=60)
+    assert [r["status"] for r in results] == ["ok"] * 8
+    assert "handed 1 entries back" in leaving.log.read_text() or (
+        "handed 2 entries back" in leaving.log.read_text()
+    )
+    cluster.workers.remove(leaving)
