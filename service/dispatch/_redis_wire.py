@@ -117,15 +117,16 @@ def loads_result(data: bytes) -> TaskResult:
 
 # Submit one task. KEYS: tasks, cache, inflight, waiters.
 # ARGV: deadline, reply stream, tid, pickled task, request id, key hex ('' = no cache
-# and no de-duplication), inflight ttl s, handbacks.
+# and no de-duplication), inflight ttl s, handbacks, slack s.
 # Returns {1, cached} on a cache hit, {2} when an identical task is queued with a
-# deadline at least as late (we wait for its result), {0} when queued.
+# deadline no more than `slack` earlier than ours (we wait for its result: should it
+# expire unjudged, we get its deadline error that much early), {0} when queued.
 SUBMIT = """
 if ARGV[6] ~= '' then
   local hit = redis.call('GET', KEYS[2])
   if hit then return {1, hit} end
   local owner = redis.call('GET', KEYS[3])
-  if owner and tonumber(owner) >= tonumber(ARGV[1]) then
+  if owner and tonumber(owner) >= tonumber(ARGV[1]) - tonumber(ARGV[9]) then
     redis.call('RPUSH', KEYS[4], ARGV[2] .. '\\n' .. ARGV[3])
     redis.call('EXPIRE', KEYS[4], ARGV[7])
     return {2}

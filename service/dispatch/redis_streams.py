@@ -251,7 +251,8 @@ class RedisDispatcher:
         entry = TaskEntry("", deadline, self.reply_key, tid, task, rid, self._key_of(task), 0)
         f = entry.fields()
         ttl = max(1, int(deadline - time.time()) + 5)
-        return [f["d"], f["rp"], f["t"], f["p"], f["rid"], f["k"], ttl, f["h"]]
+        slack = min(30.0, self.config.request_timeout_s / 10)
+        return [f["d"], f["rp"], f["t"], f["p"], f["rid"], f["k"], ttl, f["h"], slack]
 
     async def _read(self, r: aioredis.Redis) -> None:
         last = "0-0"

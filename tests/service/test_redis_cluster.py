@@ -288,3 +288,21 @@ def test_worker_sigterm_hands_back_its_entries(cluster: Cluster) -> None:
         "handed 2 entries back" in leaving.log.read_text()
     )
     cluster.workers.remove(leaving)
+
+
+def test_identical_items_in_flight_are_judged_once(cluster: Cluster) -> None:
+    def judged_total() -> float:
+        return sum(
+            sum_metric(w.metrics_text(), "referee_items_scored_total", verifier="misbehave")
+            for w in cluster.live_workers()
+        )
+
+    before = judged_total()
+    body = {"verifier": "misbehave", "items": [{"response": "sleep:1.0777"}]}
+    urls = [r.url for r in cluster.replicas[:2]] * 2
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(lambda url: score(url, body)[0], urls))
+    assert [r["status"] for r in results] == ["ok"] * 4
+    assert len({r["details"]["pid"] for r in results}) == 1  # one judgement, four answers
+    time.sleep(1.0)  # workers' counters are not behind the answers, but be generous
+    assert judged_total() - before == 1
