@@ -29,6 +29,7 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
             record.request_id = request_id.get()
+        record.rid = f" [{record.request_id}]" if record.request_id else ""
         return True
 
 
@@ -47,7 +48,7 @@ class JsonFormatter(logging.Formatter):
         if rid:
             out["request_id"] = rid
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and key != "request_id" and not key.startswith("_"):
+            if key not in _STANDARD and key not in ("request_id", "rid") and key[0] != "_":
                 out[key] = value if isinstance(value, str | int | float | bool) else repr(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -61,7 +62,7 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s%(rid)s: %(message)s")
         )
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
