@@ -8,7 +8,9 @@ In one run, on this machine, with every cache off (``REFEREE_CACHE_SIZE=0``,
     --concurrency 1`` processes, through a redis-server this script starts;
 
 each sent the way a trainer sends a step (requests of ``--batch`` items, 4 in flight).
-It prints items/s and the ratio to (a), and the Redis round trip per item: the median
+It prints items/s and the ratio to (a), the CPU per item of each part (replica,
+worker consumer processes, judging processes, redis-server), and the Redis round
+trip per item: the median
 latency of one-item requests, one at a time, through Redis with one worker minus the
 same on ``referee serve --workers 1``. Figures go to ``bench/results/scale_out.json``.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -119,6 +122,38 @@ async def throughput(url: str, batch_items: list[dict[str, Any]], batch: int) ->
         return len(batch_items) / (time.perf_counter() - start)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of its children it has reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            kids += (task / "children").read_text().split()
+    out = [int(k) for k in kids]
+    for k in list(out):
+        out += _children(k)
+    return out
+
+
+def cpu_split(procs: Sequence[subprocess.Popen[bytes]], redis_pid: int) -> dict[str, float]:
+    """CPU seconds so far: replica, worker consumers (main processes), judging, redis."""
+    split = {"replica": 0.0, "consumer": 0.0, "judging": 0.0, "redis": _cpu_s(redis_pid)}
+    for p in procs:
+        if p.args[1] == "serve":  # type: ignore[index]
+            split["replica"] += _cpu_s(p.pid) + sum(_cpu_s(c) for c in _children(p.pid))
+        else:
+            split["consumer"] += _cpu_s(p.pid)
+            split["judging"] += sum(_cpu_s(c) for c in _children(p.pid))
+    return split
+
+
 def latency(url: str, batch_items: list[dict[str, Any]]) -> float:
     seconds = []
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -203,21 +238,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             seed = 1
             url, procs = embedded(tmp, cpus)
             asyncio.run(throughput(url, items(99, 256), args.batch))  # warm-up
+            cpu_before = sum(_cpu_s(p) for p in [procs[0].pid, *_children(procs[0].pid)])
             base = asyncio.run(throughput(url, items(seed, args.items), args.batch))
+            cpu_after = sum(_cpu_s(p) for p in [procs[0].pid, *_children(procs[0].pid)])
+            results["embedded_cpu_ms_per_item"] = (cpu_after - cpu_before) * 1000 / args.items
             stop(procs)
-            print(f"embedded ({cpus} worker processes): {base:8.0f} items/s")
+            print(
+                f"embedded ({cpus} worker processes): {base:8.0f} items/s; CPU "
+                f"{results['embedded_cpu_ms_per_item']:.2f} ms/item (all processes)"
+            )
             results["embedded_items_per_s"] = base
             results["redis"] = {}
             for n in args.workers:
                 seed += 1
                 url, procs = scaled(tmp, redis_url, n, f"bench{n}")
                 asyncio.run(throughput(url, items(90 + n, 256), args.batch))
+                before = cpu_split(procs, redis_proc.pid)
                 rate = asyncio.run(throughput(url, items(seed, args.items), args.batch))
+                after = cpu_split(procs, redis_proc.pid)
                 stop(procs)
-                results["redis"][n] = {"items_per_s": rate, "ratio": rate / base}
+                cpu_ms = {k: (after[k] - before[k]) * 1000 / args.items for k in after}
+                results["redis"][n] = {
+                    "items_per_s": rate,
+                    "ratio": rate / base,
+                    "cpu_ms_per_item": cpu_ms,
+                }
                 print(
                     f"redis, {n} worker process(es): {rate:8.0f} items/s  "
-                    f"({rate / base:.2f}x embedded)"
+                    f"({rate / base:.2f}x embedded); CPU ms/item: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in cpu_ms.items())
                 )
             url, procs = embedded(tmp, 1)
             latency(url, items(80, 20))
