@@ -29,7 +29,8 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
             record.request_id = request_id.get()
-        record.rid = f" [{record.request_id}]" if record.request_id else ""
+        rid = getattr(record, "request_id", "")
+        record.rid = f" [{rid}]" if rid else ""
         return True
 
 
