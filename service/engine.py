@@ -21,7 +21,8 @@ from typing import Any
 
 from referee.service.cache import ResultCache, cache_key
 from referee.service.dispatch._task import ErrorInfo, Task, TaskResult
-from referee.service.dispatch.pool import Entry, WorkerPool
+from referee.service.dispatch.base import Dispatcher
+from referee.service.dispatch.pool import Entry
 from referee.service.metrics import Metrics
 from referee.verifiers import (
     Context,
@@ -142,7 +143,7 @@ class Engine:
 
     def __init__(
         self,
-        pool: WorkerPool,
+        pool: Dispatcher,
         cache: ResultCache,
         metrics: Metrics,
         *,
@@ -388,6 +389,8 @@ class Engine:
 
     def _record(self, plan: _Plan, u: int, result: TaskResult) -> None:
         """Keep a worker's judgement of unique task ``u``: in the plan, the cache, metrics."""
+        if result.cached:  # a shared (Redis) cache answered for the workers
+            plan.cached[u] = True
         if result.second_opinion is not None:
             self._second_opinion(plan.tasks[u], result.second_opinion)
         self.cache.put(plan.keys[u], result)

@@ -21,6 +21,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 
@@ -71,15 +72,20 @@ def _parse_verifier(raw: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"verifier: not valid JSON: {exc.msg}") from None
+        raise _invalid(["query", "verifier"], f"not valid JSON: {exc.msg}") from None
+
+
+def _invalid(loc: list[str | int], message: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, ``{"detail": [{"loc", "msg", "type"}]}``."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
 
 
 def _check(body: OpenRLHFRequest, settings: Settings) -> None:
     n = len(body.query)
     for name, values in (("prompts", body.prompts), ("labels", body.labels)):
         if values and len(values) != n:
-            raise HTTPException(
-                422, f"{name}: {len(values)} entries for {n} queries; give one per query or none"
+            raise _invalid(
+                ["body", name], f"{len(values)} entries for {n} queries; give one per query or none"
             )
     if n > settings.max_batch_items:
         raise HTTPException(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cluster import Redis, start_redis, stop_redis
 from support import Server, start_server, stop_server
 
 # Small limits so that the limit tests stay cheap, a short item deadline so that
@@ -51,3 +52,11 @@ def grpc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("grpc"), GRPC_ENV, grpc=True)
     yield srv
     stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """A real redis-server of our own on a free loopback port."""
+    srv = start_redis(tmp_path_factory.mktemp("redis"))
+    yield srv
+    stop_redis(srv)

@@ -44,6 +44,7 @@ class TaskResult:
     # A sampled second grader's view of a math verdict: "agree", "undecided",
     # "primary_accepted" or "primary_rejected" (the two disagree); None: not sampled.
     second_opinion: str | None = None
+    cached: bool = False  # served from a shared cache (the Redis one) rather than judged
 
     @staticmethod
     def ok(score: Score, elapsed_s: float = 0.0, *, killed: bool = False) -> TaskResult:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-__all__ = ["AuthInterceptor", "Authorizer", "Unauthenticated", "allow_all"]
+__all__ = ["AuthInterceptor", "Authorizer", "Unauthenticated", "allow_all", "key_authorizer"]
 
 Authorizer = Callable[[str | None], None]
 
@@ -80,3 +80,18 @@ def _refusal(
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def key_authorizer(hashes: frozenset[str]) -> Authorizer:
+    """The HTTP side's key check (sha256 digests of the accepted keys) for gRPC calls."""
+    from referee.service.auth import hash_key
+
+    def authorize(authorization: str | None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if not token:
+            raise Unauthenticated("missing API key: send metadata authorization: Bearer <key>")
+        if hash_key(token) not in hashes:
+            raise Unauthenticated("invalid API key")
+
+    return authorize
