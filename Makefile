@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The `train` extra leaves torch unpinned; this pin takes the CPU wheel on disk
+# instead of downloading a CUDA build.
+TORCH ?= torch==2.13.0
 PACKAGES := service verifiers sandbox clients
 
 .PHONY: install sysdeps serve test lint format typecheck bench clean
@@ -10,7 +13,7 @@ PACKAGES := service verifiers sandbox clients
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]' '$(TORCH)'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create the virtualenv with Referee and its dev tools
