@@ -99,6 +99,7 @@ class DataConfig(_Section):
         False, description="Wrap each prompt in the tokenizer's chat template."
     )
     system_prompt: str | None = Field(None, description="System message (chat template only).")
+    shuffle: bool = Field(True, description="Seeded shuffle each epoch; false: file order.")
     prompt_template: str = Field(
         "{prompt}", description="Python format string applied to the prompt first."
     )

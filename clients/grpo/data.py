@@ -65,11 +65,14 @@ def load_prompts(cfg: DataConfig, tokenizer: Tokenizer) -> list[PromptRow]:
 
 
 class PromptSampler:
-    """Rows in a seeded random order, a new order each epoch; resumable by position."""
+    """Rows in a seeded random order (a new one each epoch), or in file order; resumable."""
 
-    def __init__(self, rows: list[PromptRow], seed: int, position: int = 0) -> None:
+    def __init__(
+        self, rows: list[PromptRow], seed: int, position: int = 0, shuffle: bool = True
+    ) -> None:
         self._rows = rows
         self._seed = seed
+        self._shuffle = shuffle
         self.position = position
         self._epoch = -1
         self._order: list[int] = []
@@ -78,7 +81,8 @@ class PromptSampler:
         epoch, offset = divmod(self.position, len(self._rows))
         if epoch != self._epoch:
             self._order = list(range(len(self._rows)))
-            random.Random(f"{self._seed}:{epoch}").shuffle(self._order)
+            if self._shuffle:
+                random.Random(f"{self._seed}:{epoch}").shuffle(self._order)
             self._epoch = epoch
         self.position += 1
         return self._rows[self._order[offset]]

@@ -62,7 +62,7 @@ async def _train(cfg: TrainConfig, scorer_factory: Callable[[], Scorer] | None) 
         log.info("resumed from %s at step %d", checkpoint, start_step)
     elif (out_dir / METRICS_FILE).exists():
         (out_dir / METRICS_FILE).unlink()
-    sampler = PromptSampler(rows, cfg.seed, position)
+    sampler = PromptSampler(rows, cfg.seed, position, cfg.data.shuffle)
     backend = make_backend(cfg.generation, model, tokenizer, cfg.model.path)
     scorer = scorer_factory() if scorer_factory else RefereeScorer(cfg.server, cfg.verifier)
     alg = cfg.algorithm
