@@ -44,8 +44,12 @@ A_HALF = 0.5 / (SQRT_THIRD + EPS)
             [1.0, None, 0.0, 0.0],
             4,
             "group",
-            [(2 / 3) / (SQRT_THIRD + EPS), 0.0, (-1 / 3) / (SQRT_THIRD + EPS)]
-            + [(-1 / 3) / (SQRT_THIRD + EPS)],
+            [
+                2 / 3 / (SQRT_THIRD + EPS),
+                0.0,
+                -1 / 3 / (SQRT_THIRD + EPS),
+                -1 / 3 / (SQRT_THIRD + EPS),
+            ],
         ),
         ([None, 1.0, None, 0.0], 2, "none", [0.0, 0.0, 0.0, 0.0]),
         ([None, None], 2, "group", [0.0, 0.0]),
