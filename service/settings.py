@@ -10,6 +10,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["Settings"]
 
 
+# End-of-sequence and padding tokens of the model families RLVR runs use most
+# (Qwen, Llama 3, Llama 2/Mistral, DeepSeek, Gemma, Phi, GPT-2).
+_STOP_TOKENS = (
+    "<|endoftext|>",
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "</s>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek: fullwidth bars, not |
+    "<end_of_turn>",
+    "<eos>",
+    "<|end|>",
+    "<pad>",
+)
+
+
 def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
@@ -75,6 +91,15 @@ class Settings(BaseSettings):
         "the server and by every worker process.",
     )
     log_level: str = Field("info", description="Log level.")
+    openrlhf_stop_tokens: str = Field(
+        ",".join(_STOP_TOKENS),
+        description="Comma-separated special tokens stripped from the end of an OpenRLHF "
+        "query (end-of-sequence and padding tokens of common model families).",
+    )
+
+    @property
+    def openrlhf_stop_token_list(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.openrlhf_stop_tokens.split(",") if t.strip())
 
     @property
     def plugin_modules(self) -> tuple[str, ...]:

@@ -33,8 +33,10 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
-def start_server(tmp: Path, env: dict[str, str], workers: int = 2) -> Server:
-    port = free_port()
+def start_server(
+    tmp: Path, env: dict[str, str], workers: int = 2, port: int | None = None
+) -> Server:
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     full_env = {**os.environ, **env}
     with log.open("wb") as out:

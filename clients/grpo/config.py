@@ -179,6 +179,10 @@ class TrainingConfig(_Section):
     save_every: int = Field(0, ge=0, description="Checkpoint every N steps (0: only at the end).")
     resume: bool = Field(True, description="Continue from OUTPUT_DIR/checkpoint.pt when it exists.")
     plot: bool = Field(True, description="Write OUTPUT_DIR/training.png at the end.")
+    log_rollouts: bool = Field(
+        False,
+        description="Append every sampled completion with its reward to OUTPUT_DIR/rollouts.jsonl.",
+    )
     progress: bool = Field(True, description="Show a progress bar on stderr.")
 
 

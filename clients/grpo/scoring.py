@@ -8,11 +8,11 @@ own logic pass a stand-in.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from referee.clients import AsyncRefereeClient, Item
 from referee.clients.grpo.config import ServerConfig
 from referee.clients.grpo.data import PromptRow
 from referee.clients.grpo.generation import Sample
@@ -42,15 +42,14 @@ class RefereeScorer:
     """Sends each group to ``POST /score`` with the run's default verifier spec."""
 
     def __init__(self, cfg: ServerConfig, verifier: Any) -> None:
-        self._clients = importlib.import_module("referee.clients")
-        self._client = self._clients.AsyncRefereeClient(
+        self._client = AsyncRefereeClient(
             url=cfg.url, api_key=cfg.api_key, timeout_s=cfg.timeout_s, retries=cfg.retries
         )
         self._verifier = verifier
 
     async def __call__(self, row: PromptRow, samples: Sequence[Sample]) -> list[Reward]:
         items = [
-            self._clients.Item(
+            Item(
                 response=s.text,
                 reference=row.reference,
                 id=f"p{row.index}-s{i}",

@@ -21,13 +21,14 @@ from referee.clients.grpo.generation import make_backend
 from referee.clients.grpo.losses import group_advantages
 from referee.clients.grpo.metrics import METRICS_FILE, plot_metrics, step_metrics
 from referee.clients.grpo.model import frozen_copy, load_model, pick_device, pick_dtype
-from referee.clients.grpo.rollout import sample_step
+from referee.clients.grpo.rollout import StepRollouts, sample_step
 from referee.clients.grpo.scoring import RefereeScorer, Scorer
 from referee.clients.grpo.update import UpdateStats, build_batch, optimise
 
-__all__ = ["CHECKPOINT_FILE", "train"]
+__all__ = ["CHECKPOINT_FILE", "ROLLOUTS_FILE", "train"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
+ROLLOUTS_FILE = "rollouts.jsonl"
 log = logging.getLogger(__name__)
 
 
@@ -60,8 +61,9 @@ async def _train(cfg: TrainConfig, scorer_factory: Callable[[], Scorer] | None) 
     if cfg.training.resume and checkpoint.exists():
         start_step, position = _load_checkpoint(checkpoint, model, optimizer)
         log.info("resumed from %s at step %d", checkpoint, start_step)
-    elif (out_dir / METRICS_FILE).exists():
-        (out_dir / METRICS_FILE).unlink()
+    else:
+        for name in (METRICS_FILE, ROLLOUTS_FILE):
+            (out_dir / name).unlink(missing_ok=True)
     sampler = PromptSampler(rows, cfg.seed, position, cfg.data.shuffle)
     backend = make_backend(cfg.generation, model, tokenizer, cfg.model.path)
     scorer = scorer_factory() if scorer_factory else RefereeScorer(cfg.server, cfg.verifier)
@@ -105,6 +107,8 @@ async def _train(cfg: TrainConfig, scorer_factory: Callable[[], Scorer] | None) 
             )
             with (out_dir / METRICS_FILE).open("a", encoding="utf-8") as f:
                 f.write(json.dumps(line) + "\n")
+            if cfg.training.log_rollouts:
+                _log_rollouts(out_dir / ROLLOUTS_FILE, step, rollouts)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
@@ -120,6 +124,24 @@ async def _train(cfg: TrainConfig, scorer_factory: Callable[[], Scorer] | None) 
     if cfg.training.plot:
         plot_metrics(out_dir)
     return out_dir
+
+
+def _log_rollouts(path: Path, step: int, rollouts: StepRollouts) -> None:
+    kept = {id(g) for g in rollouts.kept}
+    with path.open("a", encoding="utf-8") as f:
+        for group in rollouts.sampled:
+            for sample, reward in zip(group.samples, group.rewards, strict=True):
+                line = {
+                    "step": step,
+                    "prompt_index": group.row.index,
+                    "response": sample.text,
+                    "tokens": len(sample.completion_ids),
+                    "truncated": sample.truncated,
+                    "reward": reward.reward,
+                    "outcome": reward.outcome,
+                    "kept": id(group) in kept,
+                }
+                f.write(json.dumps(line) + "\n")
 
 
 def _fmt(value: float | None) -> str:

@@ -12,6 +12,7 @@ from referee.clients.grpo.losses import group_advantages, k3_kl, loss_normaliser
 EPS = 1e-4  # the std epsilon of losses.py
 SQRT_THIRD = math.sqrt(1 / 3)
 A_HALF = 0.5 / (SQRT_THIRD + EPS)
+ONE_THIRD = 1 / 3 / (SQRT_THIRD + EPS)
 
 
 @pytest.mark.parametrize(
