@@ -202,6 +202,7 @@ def train(
         typer.echo(f"{config}: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     out = run_training(cfg)
     typer.echo(f"done: {out}", err=True)
 
