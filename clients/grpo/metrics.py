@@ -67,6 +67,7 @@ def step_metrics(
         "generation_s": rollouts.generation_s,
         "update_s": update_s,
         "reward_wait_s": rollouts.reward_wait_s,
+        "scoring_s": rollouts.scoring_s,
         "reward_wait_share": rollouts.reward_wait_s / step_s if step_s > 0 else 0.0,
     }
 

@@ -43,6 +43,7 @@ class StepRollouts:
     rounds: int = 0
     generation_s: float = 0.0
     reward_wait_s: float = 0.0
+    scoring_s: float = 0.0  # summed latency of the groups' scoring requests
 
 
 def has_signal(group: Group) -> bool:
@@ -80,6 +81,16 @@ async def sample_step(
     return out
 
 
+async def _timed(
+    scorer: Scorer, row: PromptRow, samples: list[Sample], out: StepRollouts
+) -> list[Reward]:
+    start = time.perf_counter()
+    try:
+        return await scorer(row, samples)
+    finally:
+        out.scoring_s += time.perf_counter() - start
+
+
 async def _sample_round(
     sampler: PromptSampler,
     backend: GenerationBackend,
@@ -99,7 +110,7 @@ async def _sample_round(
             out.generation_s += time.perf_counter() - start
             rows.append(row)
             samples.append(group)
-            pending.append(asyncio.create_task(scorer(row, group)))
+            pending.append(asyncio.create_task(_timed(scorer, row, group, out)))
         start = time.perf_counter()
         rewards = await asyncio.gather(*pending)
         out.reward_wait_s += time.perf_counter() - start

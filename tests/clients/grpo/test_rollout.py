@@ -119,4 +119,5 @@ async def test_scoring_overlaps_generation_and_the_step_waits_only_for_the_tail(
     # Sequential would be 4 * (0.1 + 0.25) = 1.4 s; overlapped about 0.4 + 0.25.
     assert elapsed < 1.2
     assert out.reward_wait_s < 0.25 + 0.15
+    assert out.scoring_s >= 4 * 0.25
     assert out.generation_s >= 0.4
