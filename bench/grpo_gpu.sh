@@ -6,8 +6,9 @@
 #
 # MODEL_DIR: a local Qwen2.5-0.5B-Instruct (or any causal LM) folder. Needs a
 # Python with Referee and the `train` extra on a CUDA build of torch (PYTHON=...,
-# default .venv/bin/python, else python3). Nothing is downloaded. Under 8 minutes
-# with the default 6 steps (16 prompts x 8 samples, 512 new tokens at most).
+# default .venv/bin/python, else python3). Nothing is downloaded. Meant to stay
+# under 8 minutes with the defaults: 4 steps of 8 prompts x 8 samples, 256 new
+# tokens at most (transformers generate, one call per group).
 #
 # Baseline in the same run: `scoring_s`, the summed latency of every group's
 # scoring request, is what the steps would have waited had each group been
@@ -18,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL_DIR=${1:?usage: bench/grpo_gpu.sh MODEL_DIR [STEPS]}
-STEPS=${2:-6}
+STEPS=${2:-4}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 OUT=bench/results/grpo-gpu
 mkdir -p bench/results
@@ -49,10 +50,8 @@ raw["training"].update(steps=steps, save_every=0, progress=False)
 raw["training"]["device"] = os.environ.get("DEVICE", "cuda")
 if os.environ.get("GGUF_FILE"):
     raw["model"]["gguf_file"] = os.environ["GGUF_FILE"]
-if os.environ.get("PROMPTS"):
-    raw["algorithm"]["prompts_per_step"] = int(os.environ["PROMPTS"])
-if os.environ.get("MAX_NEW_TOKENS"):
-    raw["generation"]["max_new_tokens"] = int(os.environ["MAX_NEW_TOKENS"])
+raw["algorithm"]["prompts_per_step"] = int(os.environ.get("PROMPTS", "8"))
+raw["generation"]["max_new_tokens"] = int(os.environ.get("MAX_NEW_TOKENS", "256"))
 out.write_text(yaml.safe_dump(raw))
 PY
 

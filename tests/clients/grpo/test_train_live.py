@@ -84,8 +84,9 @@ def test_tiny_example_learns(
 def test_cli_variants_resume_and_plot(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`referee train` with the other options on: Dr. GRPO loss, two updates per batch,
-    a KL reference, dynamic sampling; then resumed from its checkpoint; then `referee plot`."""
+    """`referee train` with the other options on: sequence-mean loss, batch scaling, two
+    updates per batch, a KL reference, dynamic sampling; resumed from its checkpoint;
+    then `referee plot`."""
     raw = yaml.safe_load(EXAMPLE.read_text())
     raw["data"]["path"] = str(EXAMPLE.parent / raw["data"]["path"])
     raw["algorithm"].update(
