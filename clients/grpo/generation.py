@@ -57,6 +57,22 @@ class HFGeneration:
     def sync_weights(self, model: Any) -> None:
         """Nothing to do: generation runs on the policy's own weights."""
 
+    def _generation_config(self) -> Any:
+        # A fresh config, not the model's generation_config.json: its repetition
+        # penalty or top-k would make the sampling policy differ from the trained one.
+        from transformers import GenerationConfig as HFGenerationConfig
+
+        return HFGenerationConfig(  # type: ignore[no-untyped-call]
+            do_sample=True,
+            temperature=self._cfg.temperature,
+            top_p=self._cfg.top_p,
+            top_k=self._cfg.top_k,
+            max_new_tokens=self._cfg.max_new_tokens,
+            eos_token_id=self._tok.eos_token_id,
+            pad_token_id=self._tok.pad_token_id,
+            use_cache=True,
+        )
+
     @torch.no_grad()
     def generate(self, prompt_ids: list[int], n: int) -> list[Sample]:
         model = self._model
@@ -68,14 +84,7 @@ class HFGeneration:
             out = model.generate(
                 input_ids=input_ids,
                 attention_mask=torch.ones_like(input_ids),
-                do_sample=True,
-                temperature=self._cfg.temperature,
-                top_p=self._cfg.top_p,
-                top_k=self._cfg.top_k,
-                max_new_tokens=self._cfg.max_new_tokens,
-                eos_token_id=self._tok.eos_token_id,
-                pad_token_id=self._tok.pad_token_id,
-                use_cache=True,
+                generation_config=self._generation_config(),
             )
         finally:
             if was_training:
