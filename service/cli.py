@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -234,6 +235,47 @@ def list_verifiers(
                 or ("enum " + "|".join(map(str, pschema["enum"])) if "enum" in pschema else "any")
             )
             typer.echo(f"    {pname}: {kind}, {default}")
+
+
+@app.command()
+def train(
+    config: Annotated[
+        Path, typer.Option(help="Run config (YAML, docs/grpo.md).", exists=True, dir_okay=False)
+    ],
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Overrides output_dir in the config.")
+    ] = None,
+) -> None:
+    """Train a policy with the bundled GRPO trainer, rewards from a Referee server."""
+    from pydantic import ValidationError
+
+    from referee.clients.grpo import load_config
+    from referee.clients.grpo import train as run_training
+
+    try:
+        cfg = load_config(config, output_dir)
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"{config}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    out = run_training(cfg)
+    typer.echo(f"done: {out}", err=True)
+
+
+@app.command()
+def plot(
+    output_dir: Annotated[
+        Path, typer.Argument(help="A training output folder (has metrics.jsonl).", file_okay=False)
+    ],
+) -> None:
+    """Draw OUTPUT_DIR/training.png (reward and response length per step)."""
+    from referee.clients.grpo import plot as draw
+
+    if not (output_dir / "metrics.jsonl").is_file():
+        typer.echo(f"{output_dir}: no metrics.jsonl", err=True)
+        raise typer.Exit(2)
+    typer.echo(str(draw(output_dir)))
 
 
 @app.command()
