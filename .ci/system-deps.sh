@@ -11,6 +11,7 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 /usr/bin/python3 -c 'import seccomp' 2>/dev/null || need+=(python3-seccomp)
 command -v g++ >/dev/null || need+=(g++)
 command -v node >/dev/null || need+=(nodejs)
+$optional || command -v redis-server >/dev/null || need+=(redis-server)  # tests of --redis
 if ((${#need[@]})); then
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
         echo "missing system packages: ${need[*]} (install them as root)" >&2

@@ -16,9 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from referee import verifiers
 from referee.service import openrlhf
+from referee.service.admission import AdmissionMiddleware
+from referee.service.auth import AuthMiddleware, KeyLimits, load_key_hashes
 from referee.service.cache import ResultCache
+from referee.service.dispatch.base import Dispatcher
 from referee.service.dispatch.pool import PoolConfig, PoolEvents, WorkerPool
+from referee.service.dispatch.redis_streams import RedisConfig, RedisDispatcher, RedisStats
 from referee.service.engine import Engine
+from referee.service.logs import RequestIdMiddleware
 from referee.service.metrics import Metrics
 from referee.service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from referee.service.routes import router
@@ -38,9 +43,8 @@ def parse_default_spec(raw: str | None) -> Any:
     return json.loads(text) if text[0] in "[{" else text
 
 
-def build_engine(settings: Settings, metrics: Metrics) -> Engine:
-    """A started engine (blocks while the worker processes start)."""
-    verifiers.load_builtin(settings.plugin_modules)
+def build_pool(settings: Settings, metrics: Metrics) -> WorkerPool:
+    """A started local worker pool (blocks while the worker processes start)."""
     events = PoolEvents(
         on_restart=lambda reason: metrics.worker_restarts.labels(reason).inc(),
         workers_alive=metrics.workers.set,
@@ -60,8 +64,39 @@ def build_engine(settings: Settings, metrics: Metrics) -> Engine:
         events,
     )
     pool.start()
+    return pool
+
+
+def build_dispatcher(settings: Settings, metrics: Metrics) -> Dispatcher:
+    """Redis Streams when ``redis_url`` is set, else the local worker pool."""
+    if not settings.redis_url:
+        return build_pool(settings, metrics)
+
+    def on_stats(stats: RedisStats) -> None:
+        metrics.redis_up.set(1 if stats.connected else 0)
+        metrics.workers.set(stats.workers if stats.connected else 0)
+        metrics.queue_depth.set(stats.depth)
+        metrics.queue_lag.set(stats.lag)
+        metrics.queue_pending.set(stats.pending)
+
+    dispatcher = RedisDispatcher(
+        RedisConfig(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.request_timeout_s,
+            settings.redis_cache_ttl_s,
+        ),
+        on_stats,
+    )
+    dispatcher.start()
+    return dispatcher
+
+
+def build_engine(settings: Settings, metrics: Metrics) -> Engine:
+    """A started engine (blocks while the worker processes start)."""
+    verifiers.load_builtin(settings.plugin_modules)
     return Engine(
-        pool,
+        build_dispatcher(settings, metrics),
         ResultCache(settings.cache_size),
         metrics,
         request_timeout_s=settings.request_timeout_s,
@@ -83,12 +118,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A Referee app; the worker pool starts when the app's lifespan starts."""
     settings = settings or Settings()
     metrics = Metrics()
+    key_hashes = load_key_hashes(settings.api_key_hashes, settings.api_key_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await asyncio.to_thread(build_engine, settings, metrics)
         app.state.engine = engine
-        log.info("referee ready with %d worker processes", settings.workers)
+        if settings.redis_url:
+            log.info("referee ready; judging through redis")
+        else:
+            log.info("referee ready with %d worker processes", settings.workers)
         try:
             yield
         finally:
@@ -123,5 +162,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AdmissionMiddleware, max_queued_items=settings.max_queued_items, metrics=metrics
+    )
+    limits = KeyLimits(settings.key_requests_per_s, settings.key_burst, settings.key_max_inflight)
+    app.add_middleware(AuthMiddleware, hashes=key_hashes, limits=limits, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,32 +32,86 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback address with no API keys.")
     ] = False,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge through Redis Streams (redis://host:port) with `referee worker`s."
+        ),
+    ] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json [text].")] = None,
 ) -> None:
-    """Run the HTTP server on the embedded default (in-process worker pool)."""
+    """Run the HTTP server: in-process worker pool, or with --redis, `referee worker`s."""
     import uvicorn
 
     from referee.service.app import create_app
+    from referee.service.auth import load_key_hashes
+    from referee.service.logs import configure
     from referee.service.settings import Settings
 
-    overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers}
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "redis_url": redis,
+        "log_format": log_format,
+    }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    if not insecure and not _is_loopback(settings.host):
+    try:
+        keys = load_key_hashes(settings.api_key_hashes, settings.api_key_file)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"API keys: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not insecure and not keys and not _is_loopback(settings.host):
         typer.echo(
             f"refusing to serve on {settings.host}: anyone who can reach it could score and "
-            "run code; API keys are not configured. Bind 127.0.0.1, or pass --insecure.",
+            "run code; no API keys are configured (REFEREE_API_KEY_HASHES or "
+            "REFEREE_API_KEY_FILE). Bind 127.0.0.1, configure keys, or pass --insecure.",
             err=True,
         )
         raise typer.Exit(2)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
     )
+
+
+@app.command()
+def worker(
+    redis: Annotated[str | None, typer.Option(help="Redis URL (or REFEREE_REDIS_URL).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Verifier processes of this worker [one per CPU].")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on this port.")
+    ] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json [text].")] = None,
+) -> None:
+    """Judge tasks from Redis for `referee serve --redis` replicas (any host)."""
+    from referee.service.worker_cli import run_worker
+
+    raise typer.Exit(run_worker(redis, concurrency, metrics_port, log_format))
+
+
+@app.command("hash-key")
+def hash_key_command(
+    key: Annotated[
+        str | None, typer.Argument(help="The API key; read from stdin when omitted.")
+    ] = None,
+) -> None:
+    """Print the sha256 digest of an API key, for REFEREE_API_KEY_HASHES."""
+    from referee.service.auth import hash_key
+
+    text = key if key is not None else sys.stdin.readline().rstrip("\n")
+    if not text:
+        typer.echo("empty key", err=True)
+        raise typer.Exit(2)
+    typer.echo(hash_key(text))
 
 
 def _is_loopback(host: str) -> bool:

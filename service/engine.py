@@ -21,7 +21,8 @@ from typing import Any
 
 from referee.service.cache import ResultCache, cache_key
 from referee.service.dispatch._task import ErrorInfo, Task, TaskResult
-from referee.service.dispatch.pool import Entry, WorkerPool
+from referee.service.dispatch.base import Dispatcher
+from referee.service.dispatch.pool import Entry
 from referee.service.metrics import Metrics
 from referee.verifiers import (
     Context,
@@ -142,7 +143,7 @@ class Engine:
 
     def __init__(
         self,
-        pool: WorkerPool,
+        pool: Dispatcher,
         cache: ResultCache,
         metrics: Metrics,
         *,
@@ -303,6 +304,7 @@ class Engine:
         for u, fut in futures.items():
             if fut.done():
                 result = fut.result()
+                plan.cached[u] = result.cached
                 self.cache.put(plan.keys[u], result)
                 if result.elapsed_s:
                     self.metrics.verifier_seconds.labels(plan.tasks[u].verifier).observe(

@@ -79,3 +79,46 @@ class Metrics:
             "Tasks dispatched to workers and not yet judged.",
             registry=r,
         )
+        # Scaled out (Redis) and admission control.
+        self.queue_depth = Gauge(
+            "referee_queue_depth",
+            "Tasks in the Redis task stream: queued and being judged (0 when embedded).",
+            registry=r,
+        )
+        self.queue_lag = Gauge(
+            "referee_queue_lag",
+            "Tasks in the Redis stream that no worker has read yet.",
+            registry=r,
+        )
+        self.queue_pending = Gauge(
+            "referee_queue_pending",
+            "Tasks read by a worker and not yet finished (Redis consumer group).",
+            registry=r,
+        )
+        self.redis_up = Gauge("referee_redis_up", "1 when Redis is reachable.", registry=r)
+        self.reclaimed = Counter(
+            "referee_reclaimed_entries",
+            "Task entries claimed from a worker that died or stalled.",
+            registry=r,
+        )
+        self.poisoned = Counter(
+            "referee_poisoned_entries",
+            "Task entries given up after max_deliveries deliveries (status error).",
+            registry=r,
+        )
+        self.expired = Counter(
+            "referee_expired_entries",
+            "Task entries dropped because their deadline passed.",
+            registry=r,
+        )
+        self.handed_back = Counter(
+            "referee_handed_back_entries",
+            "Task entries a stopping worker put back on the stream.",
+            registry=r,
+        )
+        self.rejected = Counter(
+            "referee_rejected_requests",
+            "Requests refused before judging, by status code and reason.",
+            ["status", "reason"],
+            registry=r,
+        )

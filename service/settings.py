@@ -96,6 +96,44 @@ class Settings(BaseSettings):
         description="Comma-separated special tokens stripped from the end of an OpenRLHF "
         "query (end-of-sequence and padding tokens of common model families).",
     )
+    log_format: str = Field("text", pattern="^(text|json)$", description="Logs: text or json.")
+    # Scaled out: API replicas and `referee worker` processes share a Redis.
+    redis_url: str | None = Field(
+        None, description="redis://[:password@]host:port/db; unset: judge in-process."
+    )
+    redis_prefix: str = Field("referee", description="Prefix of every Redis key Referee uses.")
+    reclaim_idle_s: float = Field(
+        30.0, gt=0, description="A task held this long by a silent worker is given to another."
+    )
+    max_deliveries: int = Field(
+        3, ge=1, description="Deliveries of a task whose workers keep dying before it is an error."
+    )
+    redis_cache_ttl_s: int = Field(
+        86400, ge=0, description="Lifetime of shared cache entries in Redis (0: no shared cache)."
+    )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="`referee worker`: serve /metrics on this port."
+    )
+    # Hardening.
+    api_key_hashes: str = Field(
+        "", description="Comma-separated sha256 hex digests of accepted API keys."
+    )
+    api_key_file: str | None = Field(
+        None, description="File of sha256 hex digests of API keys, one a line (# comments)."
+    )
+    key_requests_per_s: float = Field(
+        50.0, ge=0, description="Requests per second per API key (0: no limit)."
+    )
+    key_burst: int = Field(100, ge=1, description="Requests an API key may burst above its rate.")
+    key_max_inflight: int = Field(
+        32, ge=0, description="Concurrent requests per API key (0: no limit)."
+    )
+    max_queued_items: int = Field(
+        100_000, ge=1, description="Queued work (items) beyond which requests get 429."
+    )
+    shutdown_grace_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, time given to in-flight work before stopping."
+    )
 
     @property
     def openrlhf_stop_token_list(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cluster import Redis, start_redis, stop_redis
 from support import Server, start_server, stop_server
 
 # Small limits so that the limit tests stay cheap, a short item deadline so that
@@ -35,3 +36,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def client(server: Server) -> Iterator[httpx.Client]:
     with server.client() as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """A real redis-server of our own on a free loopback port."""
+    srv = start_redis(tmp_path_factory.mktemp("redis"))
+    yield srv
+    stop_redis(srv)

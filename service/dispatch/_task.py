@@ -41,6 +41,7 @@ class TaskResult:
     elapsed_s: float = 0.0
     killed: bool = field(default=False)
     payload: Any = None  # the answer of an internal task (not a verifier)
+    cached: bool = False  # served from a shared cache (the Redis one) rather than judged
 
     @staticmethod
     def ok(score: Score, elapsed_s: float = 0.0, *, killed: bool = False) -> TaskResult:

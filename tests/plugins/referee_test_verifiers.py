@@ -3,7 +3,9 @@
 The response text selects the misbehaviour, so one registered verifier covers
 every case: ``hang_in_c`` blocks the soft-deadline signal and sleeps, as code
 stuck in a C extension would (only the hard deadline ends it); ``sleep:S``
-sleeps S seconds in Python; ``crash`` kills its own process; ``raise`` raises a
+sleeps S seconds in Python; ``crash`` kills its own process; ``crash_group`` kills
+its whole process group (a ``referee worker`` with its pool, started in a session of
+its own: the item kills its worker every time); ``raise`` raises a
 bug-like exception; ``memory`` allocates until it fails; anything else is correct.
 """
 
@@ -36,6 +38,8 @@ def grade(extracted: str, reference: Any, params: MisbehaveParams, context: Cont
         time.sleep(float(extracted.split(":", 1)[1]))
     elif extracted == "crash":
         os.kill(os.getpid(), signal.SIGKILL)
+    elif extracted == "crash_group":
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     elif extracted == "raise":
         raise ZeroDivisionError("a bug in a verifier")
     elif extracted == "memory":

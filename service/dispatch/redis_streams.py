@@ -1,0 +1,317 @@
+"""The API replica's side of scaled-out judging: tasks go to a Redis Stream, results come back.
+
+A drop-in for :class:`~referee.service.dispatch.pool.WorkerPool` as the engine uses it
+(``submit``, ``alive``, ``config.workers``, ``close``): each submitted task becomes one
+entry of the ``{prefix}:tasks`` stream, read by ``referee worker`` processes through a
+consumer group; each result comes back on this replica's own reply stream and goes to
+the entry's ``deliver``. The replica keeps no state another replica needs: a request
+whose replica dies is simply sent again by its client.
+
+Like the pool, it runs its own thread (here an asyncio loop holding the Redis
+connections), so ``submit`` is thread-safe and callable from any event loop.
+
+When Redis is unreachable, ``alive`` is 0 (the app answers 503), tasks waiting for a
+result get ``status: "error"``, kind ``backend_unavailable`` (retryable), and the
+dispatcher reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from referee.service.cache import cache_key
+from referee.service.dispatch._redis_wire import SUBMIT, Keys, TaskEntry, loads_result
+from referee.service.dispatch._task import Task, TaskResult
+from referee.service.dispatch.pool import Entry
+from referee.service.logs import request_id
+from referee.verifiers import REGISTRY
+
+__all__ = ["RedisConfig", "RedisDispatcher", "RedisStats", "connect", "ensure_group"]
+
+log = logging.getLogger("referee.redis")
+
+WORKER_TTL_S = 15  # a worker whose heartbeat is older is not counted as alive
+REPLY_TTL_S = 3600  # a reply stream nobody refreshes (its replica died) expires
+
+# Drop heartbeats older than ARGV[1] seconds by Redis's own clock; the live ones.
+_LIVE_WORKERS = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+
+
+def connect(url: str, *, block_s: float = 0.0) -> aioredis.Redis:
+    """A client that fails fast (no retries): callers handle outages themselves."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0 + block_s,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+async def ensure_group(r: aioredis.Redis, keys: Keys) -> None:
+    """Create the stream and its consumer group (reading from the start) if missing."""
+    try:
+        await r.xgroup_create(keys.tasks, keys.group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    url: str
+    prefix: str = "referee"
+    request_timeout_s: float = 300.0
+    cache_ttl_s: int = 86400  # 0: no shared cache and no cross-replica de-duplication
+    workers: int = 4  # the engine's chunking hint; the real number is ``alive``
+
+
+@dataclass(slots=True)
+class RedisStats:
+    """What the replica last saw of the cluster (refreshed about once a second)."""
+
+    connected: bool = False
+    workers: int = 0  # worker processes' total concurrency
+    depth: int = 0  # entries in the task stream: queued and being judged
+    lag: int = 0  # entries no worker has read yet
+    pending: int = 0  # entries read and not yet finished
+    done: int = 0  # tasks finished by all workers since the stream existed
+
+
+class RedisDispatcher:
+    """Sends tasks through Redis Streams to ``referee worker`` processes."""
+
+    def __init__(
+        self, config: RedisConfig, on_stats: Callable[[RedisStats], None] | None = None
+    ) -> None:
+        self.config = config
+        self.keys = Keys(config.prefix)
+        self.replica = uuid.uuid4().hex[:12]
+        self.reply_key = self.keys.reply(self.replica)
+        self.stats = RedisStats()
+        self._on_stats = on_stats or (lambda stats: None)
+        self._pending: dict[str, Entry] = {}
+        self._tids = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: asyncio.Queue[tuple[list[Entry], str, float]] | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._closing = False
+
+    # -- the interface the engine uses ---------------------------------------------------
+
+    @property
+    def alive(self) -> int:
+        """Worker processes serving the stream (their total concurrency); 0 without Redis."""
+        return self.stats.workers if self.stats.connected else 0
+
+    @property
+    def completed(self) -> int:
+        return self.stats.done
+
+    def submit(self, chunk: list[Entry]) -> None:
+        if self._closing or self._loop is None or self._outbox is None:
+            raise RuntimeError("dispatcher is closed")
+        if not self.stats.connected:
+            for entry in chunk:
+                entry.deliver(_unavailable())
+            return
+        deadline = time.time() + self.config.request_timeout_s
+        item = (chunk, request_id.get(), deadline)
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, item)
+
+    def start(self, wait_s: float = 5.0) -> None:
+        """Start the thread; wait up to ``wait_s`` for Redis (serving starts either way)."""
+        self._thread = threading.Thread(target=self._run, name="referee-redis", daemon=True)
+        self._thread.start()
+        self._started.wait(timeout=30)
+        deadline = time.monotonic() + wait_s
+        while not self.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self.stats.connected:
+            log.warning("redis at %s is not reachable yet; retrying in the background", self._url)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._loop is not None and self._thread is not None:
+            self._thread.join(timeout=10)
+        self._fail_pending(_unavailable("the server is shutting down"))
+
+    # -- internals -----------------------------------------------------------------------
+
+    @property
+    def _url(self) -> str:
+        # Never log a password.
+        return self.config.url.split("@")[-1]
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._outbox = asyncio.Queue()
+        self._started.set()
+        r = connect(self.config.url)
+        reader = connect(self.config.url, block_s=1.0)
+        submit_script = r.register_script(SUBMIT)
+        live_script = r.register_script(_LIVE_WORKERS)
+        tasks = [
+            asyncio.create_task(self._send(r, submit_script)),
+            asyncio.create_task(self._read(reader)),
+            asyncio.create_task(self._monitor(r, live_script)),
+        ]
+        try:
+            while not self._closing:
+                await asyncio.sleep(0.05)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for client in (r, reader):
+                with contextlib.suppress(RedisError):
+                    await client.aclose()
+
+    def _disconnected(self, exc: BaseException) -> None:
+        if self.stats.connected:
+            log.warning("lost redis at %s: %s", self._url, exc)
+        self.stats.connected = False
+        self._on_stats(self.stats)
+        self._fail_pending(_unavailable())
+
+    def _fail_pending(self, result: TaskResult) -> None:
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            entry.deliver(result)
+
+    async def _send(self, r: aioredis.Redis, script: Any) -> None:
+        assert self._outbox is not None
+        while True:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty() and len(batch) < 64:
+                batch.append(self._outbox.get_nowait())
+            sent: list[str] = []
+            try:
+                async with r.pipeline(transaction=False) as pipe:
+                    for chunk, rid, deadline in batch:
+                        for entry in chunk:
+                            if entry.is_cancelled():
+                                continue
+                            tid = format(next(self._tids), "x")
+                            self._pending[tid] = entry
+                            sent.append(tid)
+                            await script(
+                                keys=self._submit_keys(entry.task),
+                                args=self._submit_args(entry.task, tid, rid, deadline),
+                                client=pipe,
+                            )
+                    replies = await pipe.execute() if sent else []
+            except RedisError as exc:
+                for tid in sent:
+                    entry_or_none = self._pending.pop(tid, None)
+                    if entry_or_none is not None:
+                        entry_or_none.deliver(_unavailable())
+                self._disconnected(exc)
+                continue
+            for tid, reply in zip(sent, replies, strict=True):
+                if int(reply[0]) == 1:
+                    entry_or_none = self._pending.pop(tid, None)
+                    if entry_or_none is not None:
+                        entry_or_none.deliver(replace(loads_result(reply[1]), cached=True))
+
+    def _key_of(self, task: Task) -> str:
+        verifier = REGISTRY.get(task.verifier)
+        if verifier is None or self.config.cache_ttl_s <= 0:
+            return ""
+        return cache_key(verifier, task).hex()
+
+    def _submit_keys(self, task: Task) -> list[str]:
+        key = self._key_of(task) or "-"
+        k = self.keys
+        return [k.tasks, k.cache(key), k.inflight(key), k.waiters(key)]
+
+    def _submit_args(self, task: Task, tid: str, rid: str, deadline: float) -> list[Any]:
+        entry = TaskEntry("", deadline, self.reply_key, tid, task, rid, self._key_of(task), 0)
+        f = entry.fields()
+        ttl = max(1, int(deadline - time.time()) + 5)
+        slack = min(30.0, self.config.request_timeout_s / 10)
+        return [f["d"], f["rp"], f["t"], f["p"], f["rid"], f["k"], ttl, f["h"], slack]
+
+    async def _read(self, r: aioredis.Redis) -> None:
+        last = "0-0"
+        while True:
+            if not self.stats.connected:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                streams: Any = await r.xread({self.reply_key: last}, count=1000, block=1000)
+                for _stream, entries in streams or []:
+                    for entry_id, fields in entries:
+                        last = entry_id.decode()
+                        entry = self._pending.pop(fields[b"t"].decode(), None)
+                        if entry is not None:
+                            entry.deliver(loads_result(fields[b"r"]))
+                if streams:
+                    await r.xtrim(self.reply_key, minid=last, approximate=False)
+            except RedisError as exc:
+                self._disconnected(exc)
+
+    async def _monitor(self, r: aioredis.Redis, live_script: Any) -> None:
+        while True:
+            try:
+                if not self.stats.connected:
+                    await r.ping()
+                    await ensure_group(r, self.keys)
+                    log.info("connected to redis at %s", self._url)
+                    self.stats.connected = True
+                async with r.pipeline(transaction=False) as pipe:
+                    await live_script(keys=[self.keys.alive], args=[WORKER_TTL_S], client=pipe)
+                    pipe.xlen(self.keys.tasks)
+                    pipe.hget(self.keys.stats, "done")
+                    pipe.xinfo_groups(self.keys.tasks)
+                    pipe.expire(self.reply_key, REPLY_TTL_S)
+                    live, depth, done, groups, _ = await pipe.execute(raise_on_error=False)
+                if isinstance(groups, ResponseError):  # the stream vanished (Redis restarted)
+                    await ensure_group(r, self.keys)
+                    groups = []
+                for value in (live, depth, done):
+                    if isinstance(value, Exception):
+                        raise value
+                self.stats.workers = sum(int(m.rsplit(b"|", 1)[1]) for m in live)
+                self.stats.depth = int(depth)
+                self.stats.done = int(done or 0)
+                group = next((g for g in groups if g["name"] == self.keys.group.encode()), None)
+                self.stats.lag = int((group or {}).get("lag") or 0)
+                self.stats.pending = int((group or {}).get("pending") or 0)
+                self._on_stats(self.stats)
+                self._sweep()
+                await asyncio.sleep(0.5)
+            except (RedisError, OSError) as exc:
+                self._disconnected(exc)
+                await asyncio.sleep(0.5)
+
+    def _sweep(self) -> None:
+        """Forget tasks whose caller stopped waiting (deadline passed, request gone)."""
+        for tid in [t for t, e in self._pending.items() if e.is_cancelled()]:
+            self._pending.pop(tid, None)
+
+
+def _unavailable(message: str = "the task queue (redis) is unreachable") -> TaskResult:
+    return TaskResult.fail("backend_unavailable", message, retryable=True)

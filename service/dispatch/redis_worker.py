@@ -1,0 +1,364 @@
+"""``referee worker``: a Redis consumer feeding its local worker pool.
+
+It reads task entries from the ``{prefix}:tasks`` stream as one consumer of the
+``{prefix}:judges`` group, judges them in its own :class:`WorkerPool` (the same
+process pool as the embedded server: hard deadlines, kill and respawn, recycling),
+and answers each on the reply stream the entry names.
+
+Nothing is lost:
+
+- An entry stays pending in the group until its result is written (the result,
+  the ack and the delete are one script). While judging, the worker refreshes the
+  idle time of what it holds; entries of a worker that died or stalled go idle and
+  are claimed by another (``XAUTOCLAIM`` after ``reclaim_idle_s``).
+- An entry that was delivered more than ``max_deliveries`` times (each delivery
+  ended in its worker's death) is answered ``status: "error"``, kind
+  ``worker_crashed``, and never delivered again. Entries that come back from a dead
+  worker are judged one at a time, so a poison entry does not take innocent ones
+  with it again.
+- An entry past its deadline is answered with kind ``deadline`` without judging.
+- On SIGTERM it stops reading, lets what it holds finish for ``shutdown_grace_s``,
+  and hands the rest back to the stream for other workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from referee.service.cache import is_cacheable
+from referee.service.dispatch._redis_wire import FINISH, Keys, TaskEntry, dumps_result
+from referee.service.dispatch._task import TaskResult
+from referee.service.dispatch.pool import Entry, WorkerPool
+from referee.service.dispatch.redis_streams import REPLY_TTL_S, connect, ensure_group
+from referee.service.logs import request_id
+from referee.service.metrics import Metrics
+
+__all__ = ["RedisWorker", "WorkerOptions"]
+
+log = logging.getLogger("referee.worker")
+
+_HEARTBEAT = """
+redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]), ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    url: str
+    prefix: str = "referee"
+    concurrency: int = 1
+    reclaim_idle_s: float = 30.0
+    max_deliveries: int = 3
+    cache_ttl_s: int = 86400
+    shutdown_grace_s: float = 30.0
+
+    @property
+    def prefetch(self) -> int:
+        return self.concurrency * 2
+
+
+class RedisWorker:
+    """One consumer of the task stream; ``run`` until ``stop`` is set."""
+
+    def __init__(self, options: WorkerOptions, pool: WorkerPool, metrics: Metrics) -> None:
+        self.options = options
+        self.pool = pool
+        self.metrics = metrics
+        self.keys = Keys(options.prefix)
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._member = f"{self.consumer}|{options.concurrency}"
+        self._held: dict[str, TaskEntry] = {}
+        self._suspects: set[str] = set()
+        self._finishing: set[str] = set()
+        self._handed_back: set[str] = set()
+        self._results: asyncio.Queue[tuple[TaskEntry, TaskResult]] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._stopping = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        r = connect(self.options.url, block_s=1.0)
+        finish = r.register_script(FINISH)
+        beat = r.register_script(_HEARTBEAT)
+        loops = [
+            asyncio.create_task(self._fetch(r)),
+            asyncio.create_task(self._reclaim(r)),
+            asyncio.create_task(self._heartbeat(r, beat)),
+            asyncio.create_task(self._expire()),
+        ]
+        writer = asyncio.create_task(self._write(r, finish))
+        log.info(
+            "worker %s serving %s with %d processes",
+            self.consumer,
+            self.keys.tasks,
+            self.options.concurrency,
+        )
+        await stop.wait()
+        self._stopping = True
+        log.info("stopping: no new entries; finishing %d held", len(self._held))
+        for t in loops[:2]:
+            t.cancel()
+        deadline = time.monotonic() + self.options.shutdown_grace_s
+        while self._held and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self._hand_back(r)
+        for t in [*loops[2:], writer]:
+            t.cancel()
+        await asyncio.gather(*loops, writer, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            await r.zrem(self.keys.alive, self._member)
+        with contextlib.suppress(RedisError, OSError):
+            await r.aclose()
+
+    # -- taking entries ------------------------------------------------------------------
+
+    def _room_for(self) -> int:
+        if self._suspects:  # judge a suspect alone
+            return 0
+        return max(0, self.options.prefetch - len(self._held))
+
+    async def _fetch(self, r: aioredis.Redis) -> None:
+        while True:
+            room = self._room_for()
+            if room == 0:
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), timeout=1.0)
+                continue
+            try:
+                streams: Any = await r.xreadgroup(
+                    self.keys.group, self.consumer, {self.keys.tasks: ">"}, count=room, block=1000
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self._recreate(r)
+                continue
+            except (RedisError, OSError) as exc:
+                log.warning("redis unreachable (%s); retrying", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for _stream, entries in streams or []:
+                for entry_id, fields in entries:
+                    self._accept(entry_id, fields, 1)
+
+    async def _recreate(self, r: aioredis.Redis) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await ensure_group(r, self.keys)
+            log.info("created consumer group %s", self.keys.group)
+
+    async def _reclaim(self, r: aioredis.Redis) -> None:
+        idle_ms = int(self.options.reclaim_idle_s * 1000)
+        interval = min(1.0, self.options.reclaim_idle_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                while self._room_for() > 0:
+                    reply: Any = await r.execute_command(  # type: ignore[no-untyped-call]
+                        "XAUTOCLAIM",
+                        self.keys.tasks,
+                        self.keys.group,
+                        self.consumer,
+                        idle_ms,
+                        "0-0",
+                        "COUNT",
+                        1,
+                    )
+                    claimed, deleted = reply[1], reply[2] if len(reply) > 2 else []
+                    if deleted:  # pending but gone from the stream: nothing to judge
+                        await r.xack(self.keys.tasks, self.keys.group, *deleted)
+                    if not claimed:
+                        break
+                    for entry_id, fields in claimed:
+                        if fields is None:
+                            continue
+                        info = await r.xpending_range(
+                            self.keys.tasks, self.keys.group, entry_id, entry_id, 1
+                        )
+                        deliveries = int(info[0]["times_delivered"]) if info else 2
+                        self.metrics.reclaimed.inc()
+                        self._accept(entry_id, fields, deliveries)
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    await self._recreate(r)
+            except (RedisError, OSError):
+                pass  # _fetch reports outages
+
+    def _accept(self, entry_id: bytes, fields: dict[bytes, bytes], deliveries: int) -> None:
+        try:
+            entry = TaskEntry.parse(entry_id, fields)
+        except Exception:  # a malformed entry: drop it rather than crash every worker
+            log.exception("dropping malformed entry %s", entry_id)
+            return
+        token = request_id.set(entry.rid)
+        try:
+            self._held[entry.id] = entry
+            deliveries += entry.handbacks
+            if deliveries > self.options.max_deliveries:
+                log.error(
+                    "entry %s was delivered %d times, each time its worker died: giving up",
+                    entry.id,
+                    deliveries,
+                )
+                self.metrics.poisoned.inc()
+                self._complete(
+                    entry,
+                    TaskResult.fail(
+                        "worker_crashed",
+                        f"the worker judging this item died {deliveries - 1} times; not retried",
+                        retryable=False,
+                    ),
+                )
+                return
+            if time.time() > entry.deadline:
+                self._expired(entry)
+                return
+            if deliveries > 1:
+                log.info("judging reclaimed entry %s (delivery %d)", entry.id, deliveries)
+                self._suspects.add(entry.id)
+            log.debug("judging %s", entry.task.verifier, extra={"entry": entry.id})
+            loop = asyncio.get_running_loop()
+
+            def deliver(result: TaskResult, entry: TaskEntry = entry) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: shutting down
+                    loop.call_soon_threadsafe(self._complete, entry, result)
+
+            def cancelled(entry: TaskEntry = entry) -> bool:
+                return time.time() > entry.deadline or entry.id in self._handed_back
+
+            self.metrics.inflight.set(len(self._held))
+            self.pool.submit([Entry(entry.task, deliver, cancelled)])
+        finally:
+            request_id.reset(token)
+
+    def _expired(self, entry: TaskEntry) -> None:
+        log.info(
+            "dropping entry %s: its deadline passed", entry.id, extra={"request_id": entry.rid}
+        )
+        self.metrics.expired.inc()
+        self._complete(
+            entry,
+            TaskResult.fail(
+                "deadline",
+                "the request's deadline passed before this item was judged",
+                retryable=True,
+            ),
+        )
+
+    async def _expire(self) -> None:
+        """The pool drops entries that expire in its queue: answer them here."""
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.time()
+            for entry in list(self._held.values()):
+                if entry.deadline < now and entry.id not in self._finishing:
+                    self._expired(entry)
+
+    # -- answering -----------------------------------------------------------------------
+
+    def _complete(self, entry: TaskEntry, result: TaskResult) -> None:
+        if entry.id not in self._held or entry.id in self._finishing:
+            return  # already answered (a deadline raced the judgement)
+        self._finishing.add(entry.id)
+        if result.status == "ok" or result.error is None or result.error.kind != "deadline":
+            if result.elapsed_s:
+                self.metrics.verifier_seconds.labels(entry.task.verifier).observe(result.elapsed_s)
+            outcome = "error" if result.score is None else result.score.outcome.value
+            self.metrics.items.labels(entry.task.verifier, outcome).inc()
+        if result.error is not None:
+            self.metrics.errors.labels(result.error.kind).inc()
+        self._results.put_nowait((entry, result))
+
+    async def _write(self, r: aioredis.Redis, finish: Any) -> None:
+        while True:
+            batch = [await self._results.get()]
+            while not self._results.empty() and len(batch) < 256:
+                batch.append(self._results.get_nowait())
+            while True:
+                try:
+                    async with r.pipeline(transaction=False) as pipe:
+                        for entry, result in batch:
+                            await self._finish_call(finish, pipe, entry, result)
+                        await pipe.execute()
+                    break
+                except (RedisError, OSError) as exc:
+                    log.warning("could not write %d results (%s); retrying", len(batch), exc)
+                    await asyncio.sleep(0.5)
+            for entry, _ in batch:
+                self._held.pop(entry.id, None)
+                self._finishing.discard(entry.id)
+                self._suspects.discard(entry.id)
+            self.metrics.inflight.set(len(self._held))
+            self._room.set()
+
+    async def _finish_call(
+        self, finish: Any, pipe: Any, entry: TaskEntry, result: TaskResult
+    ) -> None:
+        key = entry.key or "-"
+        k = self.keys
+        cacheable = "1" if entry.key and is_cacheable(result) else "0"
+        await finish(
+            keys=[k.tasks, entry.reply, k.cache(key), k.inflight(key), k.waiters(key), k.stats],
+            args=[
+                k.group,
+                entry.id,
+                entry.tid,
+                dumps_result(result),
+                cacheable,
+                self.options.cache_ttl_s,
+                REPLY_TTL_S,
+                entry.key,
+            ],
+            client=pipe,
+        )
+
+    # -- staying visible -----------------------------------------------------------------
+
+    async def _heartbeat(self, r: aioredis.Redis, beat: Any) -> None:
+        interval = min(2.0, self.options.reclaim_idle_s / 3)
+        while True:
+            try:
+                await beat(keys=[self.keys.alive], args=[self._member])
+                held: list[Any] = [i for i in self._held if i not in self._finishing]
+                if held:
+                    # Reset the idle time of what we hold (JUSTID: not a new delivery).
+                    await r.xclaim(
+                        self.keys.tasks, self.keys.group, self.consumer, 0, held, justid=True
+                    )
+                self.metrics.workers.set(self.pool.alive)
+            except (RedisError, OSError):
+                pass
+            await asyncio.sleep(interval)
+
+    async def _hand_back(self, r: aioredis.Redis) -> None:
+        """Put what we could not finish back on the stream for other workers."""
+        left = [e for e in self._held.values() if e.id not in self._finishing]
+        if not left:
+            return
+        self._handed_back.update(e.id for e in left)
+        try:
+            async with r.pipeline(transaction=True) as pipe:
+                for e in left:
+                    pipe.xadd(self.keys.tasks, e.fields(handbacks=e.handbacks + 1))
+                    pipe.xack(self.keys.tasks, self.keys.group, e.id)
+                    pipe.xdel(self.keys.tasks, e.id)
+                await pipe.execute()
+            self.metrics.handed_back.inc(len(left))
+            log.info("handed %d entries back to the stream", len(left))
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "could not hand back %d entries (%s): they will be reclaimed", len(left), exc
+            )
+        for e in left:
+            self._held.pop(e.id, None)
