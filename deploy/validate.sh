@@ -51,5 +51,4 @@ done
 echo "== docker-compose config"
 docker-compose -f "$here/docker-compose.yml" config -q
 docker-compose -f "$here/docker-compose.yml" --profile monitoring config -q
-docker-compose -f "$here/docker-compose.yml" -f "$here/docker-compose.ci.yml" config -q
 echo "validate.sh: all deploy checks passed"

@@ -97,6 +97,9 @@ seccompProfile:
   type: Unconfined
 appArmorProfile:
   type: Unconfined
+# bwrap mounts a fresh /proc in its pid namespace: the kernel refuses while parts of
+# the container's /proc are masked.
+procMount: Unmasked
 {{- else -}}
 {{ toYaml $root.Values.containerSecurityContext }}
 {{- end -}}
