@@ -51,4 +51,5 @@ done
 echo "== docker-compose config"
 docker-compose -f "$here/docker-compose.yml" config -q
 docker-compose -f "$here/docker-compose.yml" --profile monitoring config -q
+docker-compose -f "$here/docker-compose.yml" -f "$here/docker-compose.sandbox.yml" config -q
 echo "validate.sh: all deploy checks passed"

@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
+# Code items judged by the workers through the Docker backend (sibling containers).
+SANDBOX = DEPLOY / "docker-compose.sandbox.yml"
+FILES = ["-f", str(COMPOSE), "-f", str(SANDBOX)]
 
 
 def _run(argv: list[str], env: dict[str, str], timeout: float = 300) -> str:
@@ -39,7 +42,7 @@ class Cluster:
         self.env, self.project, self.url = env, project, url
 
     def compose(self, *args: str, timeout: float = 300) -> str:
-        argv = ["docker-compose", "-p", self.project, "-f", str(COMPOSE), *args]
+        argv = ["docker-compose", "-p", self.project, *FILES, *args]
         return _run(argv, self.env, timeout)
 
     def containers(self, service: str) -> list[str]:
@@ -70,8 +73,10 @@ def cluster() -> Iterator[Cluster]:
         "REFEREE_GRPC_HOST_PORT": str(free_port()),
         "REFEREE_WORKER_CONCURRENCY": "1",
         "COMPOSE_INTERACTIVE_NO_CLI": "1",
+        "REFEREE_DOCKER_SOCK": host.removeprefix("unix://"),
     }
     _run([str(DEPLOY / "build-images.sh")], env, timeout=1800)
+    _run([str(DEPLOY / "sandbox-image" / "build.sh")], env, timeout=1800)
     _run([str(DEPLOY / "tools.sh")], env)  # docker-compose
     cluster = Cluster(env, f"referee-test-{os.getpid()}", f"http://127.0.0.1:{port}")
     try:
@@ -80,7 +85,7 @@ def cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         subprocess.run(
-            ["docker-compose", "-p", cluster.project, "-f", str(COMPOSE), "down", "-t", "20"],
+            ["docker-compose", "-p", cluster.project, *FILES, "down", "-t", "20"],
             env=env,
             capture_output=True,
             timeout=300,
@@ -135,19 +140,23 @@ def test_scores_through_proxy_replicas_and_workers(cluster: Cluster) -> None:
     assert len(cluster.containers("api")) == 2
     body = _batch(40, "a")
     _expect_judged(body, _score(cluster, body))
-    # Code items are refused, not scored 0: the compose default runs no sandbox.
+    # Code runs in the sandbox containers the workers start through the engine.
+    tests = [{"stdin": "2 3", "stdout": "5"}]
+    programs = ["a, b = map(int, input().split())\nprint(a + b)", "print(6)"]
     code = {
         "verifier": "code",
         "items": [
             {
-                "response": "```python\nprint(1)\n```",
-                "reference": {"language": "python", "tests": [{"stdin": "", "stdout": "1"}]},
+                "id": f"c{i}",
+                "response": f"```python\n{p}\n```",
+                "reference": {"language": "python", "tests": tests},
             }
+            for i, p in enumerate(programs)
         ],
     }
-    (refused,) = _score(cluster, code)
-    assert (refused["status"], refused["reward"]) == ("error", None)
-    assert refused["error"]["kind"] == "sandbox_unavailable"
+    right, wrong = _score(cluster, code)
+    assert (right["status"], right["outcome"], right["reward"]) == ("ok", "correct", 1.0), right
+    assert (wrong["status"], wrong["outcome"], wrong["reward"]) == ("ok", "incorrect", 0.0), wrong
     # The proxy spreads requests over both replicas.
     for n in range(6):
         body = _batch(5, f"r{n}")
