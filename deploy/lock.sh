@@ -2,11 +2,13 @@
 # Regenerate deploy/requirements.lock: the server's dependencies (pyproject's
 # [project] dependencies, no dev tools, no trainers) resolved and pinned, as the
 # api/worker image installs them. Run after changing the dependencies.
+# Resolved with Debian bookworm's /usr/bin/python3 (3.11.2), the image's interpreter:
+# environment markers differ between 3.11 releases (redis wants async-timeout < 3.11.3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=$(mktemp -d /var/tmp/referee-lock.XXXXXX)
 trap 'rm -rf "$venv"' EXIT
-"${PYTHON:-python3}" -m venv "$venv"
+"${PYTHON:-/usr/bin/python3}" -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
 "$venv/bin/pip" install --quiet "$here/.."
 {
