@@ -96,7 +96,7 @@ if [ "$force" = 1 ] || [ "$(label_of "$image")" != "$inputs" ]; then
         >>"$log" 2>&1 || fail "building Referee's wheel failed"
     old=$(docker_cli image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     echo "build-images.sh: docker build $image" >&2
-    DOCKER_BUILDKIT=0 docker_cli build --network none --build-arg "BASE=$base" \
+    DOCKER_BUILDKIT=0 docker_cli build --force-rm --network none --build-arg "BASE=$base" \
         --build-arg "INPUTS_SHA256=$inputs" --tag "$image" "$context" >>"$log" 2>&1 ||
         fail "docker build of $image failed"
     new=$(docker_cli image inspect --format '{{.Id}}' "$image")
