@@ -130,7 +130,14 @@ def test_api_probes_and_keys(render: Render) -> None:
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["startupProbe"]["httpGet"]["path"] == "/healthz"
     env = _env(api)
-    assert env["REFEREE_REDIS_URL"] == "redis://referee-redis:6379/0"
+    # The in-chart Redis has a password (tasks are pickled: an open Redis runs code).
+    assert env["REFEREE_REDIS_URL"] == "redis://:$(REDIS_PASSWORD)@referee-redis:6379/0"
+    assert env["REDIS_PASSWORD"] == {
+        "secretKeyRef": {"name": "referee-redis-auth", "key": "password"}
+    }
+    assert [e["name"] for e in api["env"]].index("REDIS_PASSWORD") == 0  # before its use
+    redis_auth = _one(docs, "Secret", "referee-redis-auth")
+    assert len(redis_auth["data"]["password"]) >= 32
     assert env["REFEREE_SANDBOX"] == "none"
     assert env["REFEREE_GRPC_PORT"] == "0"
     secret = _one(docs, "Secret", "referee-api-keys")
@@ -140,7 +147,7 @@ def test_api_probes_and_keys(render: Render) -> None:
     assert key_file == f"{mount['mountPath']}/api-key-hashes"
     # No keys: no Secret, no key file.
     plain = render()
-    assert not [d for d in plain if d["kind"] == "Secret"]
+    assert [d["metadata"]["name"] for d in plain if d["kind"] == "Secret"] == ["referee-redis-auth"]
     assert "REFEREE_API_KEY_FILE" not in _env(_pod_specs(plain)["referee-api"]["containers"][0])
 
 
@@ -230,6 +237,7 @@ def test_keda_scales_workers_on_the_stream_backlog(render: Render) -> None:
         "stream": "referee:tasks",
         "consumerGroup": "referee:judges",
         "pendingEntriesCount": "32",
+        "passwordFromEnv": "REDIS_PASSWORD",
     }
     hpas = [d["metadata"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
     assert hpas == ["referee-api"]  # KEDA owns the workers' HPA
@@ -237,11 +245,13 @@ def test_keda_scales_workers_on_the_stream_backlog(render: Render) -> None:
     external = render("external-redis-keda")
     trigger = _one(external, "ScaledObject", "referee-worker")["spec"]["triggers"][0]
     assert trigger["metadata"]["address"] == "redis.example.internal:6379"
+    assert "passwordFromEnv" not in trigger["metadata"]
 
 
 def test_external_redis(render: Render) -> None:
     docs = render("external-redis")
     assert not [d for d in docs if d["kind"] == "StatefulSet"]
+    assert not [d for d in docs if d["metadata"]["name"] == "referee-redis-auth"]
     for name in ("referee-api", "referee-worker"):
         env = _env(_pod_specs(docs)[name]["containers"][0])
         assert env["REFEREE_REDIS_URL"] == {

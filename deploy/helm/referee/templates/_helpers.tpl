@@ -47,9 +47,16 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* The Redis URL as an env entry: from a Secret, or built from values. */}}
 {{- define "referee.redisEnv" -}}
+{{- if .Values.redis.enabled }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "referee.redisAuthSecret" . }}
+      key: password
+{{- end }}
 - name: REFEREE_REDIS_URL
 {{- if .Values.redis.enabled }}
-  value: {{ printf "redis://%s-redis:%d/0" (include "referee.fullname" .) (int .Values.redis.port) | quote }}
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s-redis:%d/0" (include "referee.fullname" .) (int .Values.redis.port) | quote }}
 {{- else if .Values.redis.existingSecret }}
   valueFrom:
     secretKeyRef:
@@ -124,4 +131,10 @@ procMount: Unmasked
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end -}}
+{{- end -}}
+
+{{/* The in-chart Redis's password: whoever can write to Redis can run code on the
+workers (tasks are pickled), so it has one even behind the NetworkPolicy. */}}
+{{- define "referee.redisAuthSecret" -}}
+{{- default (printf "%s-redis-auth" (include "referee.fullname" .)) .Values.redis.auth.existingSecret -}}
 {{- end -}}
