@@ -145,10 +145,18 @@ def test_api_probes_and_keys(render: Render) -> None:
     key_file = env["REFEREE_API_KEY_FILE"]
     mount = next(m for m in api["volumeMounts"] if m["name"] == "api-keys")
     assert key_file == f"{mount['mountPath']}/api-key-hashes"
-    # No keys: no Secret, no key file.
+    assert "--insecure" not in api["args"]
+    # No hashes in values: keys are still required, from a Secret the operator makes.
     plain = render()
     assert [d["metadata"]["name"] for d in plain if d["kind"] == "Secret"] == ["referee-redis-auth"]
-    assert "REFEREE_API_KEY_FILE" not in _env(_pod_specs(plain)["referee-api"]["containers"][0])
+    api_pod = _pod_specs(plain)["referee-api"]
+    assert "REFEREE_API_KEY_FILE" in _env(api_pod["containers"][0])
+    keys = next(v for v in api_pod["volumes"] if v["name"] == "api-keys")
+    assert keys["secret"]["secretName"] == "referee-api-keys"
+    # Only an explicit api.insecure serves without keys.
+    open_api = _pod_specs(render(api__insecure="true"))["referee-api"]["containers"][0]
+    assert "--insecure" in open_api["args"]
+    assert "REFEREE_API_KEY_FILE" not in _env(open_api)
 
 
 def test_worker_probe_metrics_and_graceful_stop(render: Render) -> None:

@@ -71,8 +71,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- default (printf "%s-api-keys" (include "referee.fullname" .)) .Values.apiKeys.existingSecret -}}
 {{- end -}}
 
+{{/* Keys are required unless api.insecure: without hashes in values, the Secret
+(apiKeys.existingSecret, or <fullname>-api-keys) must be made by the operator. */}}
 {{- define "referee.hasApiKeys" -}}
-{{- if or .Values.apiKeys.existingSecret .Values.apiKeys.hashes }}true{{ end -}}
+{{- if not .Values.api.insecure }}true{{ end -}}
 {{- end -}}
 
 {{/* The pod-level securityContext; bwrap workers need root to start jails (setpriv). */}}
