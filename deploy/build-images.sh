@@ -101,6 +101,10 @@ if [ "$force" = 1 ] || [ "$(label_of "$image")" != "$inputs" ]; then
         fail "docker build of $image failed"
     new=$(docker_cli image inspect --format '{{.Id}}' "$image")
     [ -z "$old" ] || [ "$old" = "$new" ] || docker_cli rmi "$old" >/dev/null 2>&1 || true
+    # Build stages of earlier builds are untagged copies: keep only the newest (the cache).
+    docker_cli images --quiet --no-trunc --filter dangling=true \
+        --filter label=org.referee.build-stage=referee | tail -n +2 |
+        xargs -r docker_cli rmi >/dev/null 2>&1 || true
     echo "build-images.sh: built $image" >&2
 else
     echo "build-images.sh: $image is up to date" >&2
