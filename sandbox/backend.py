@@ -7,7 +7,10 @@ what surrounds it:
   uid through ``setpriv``: new user, pid, network, mount, ipc and uts
   namespaces, read-only /usr, private /tmp, no capabilities, dies with its parent.
 - ``local-unsafe``: the fork server as a plain process with rlimits and
-  seccomp but no namespaces. Only when an operator names it.
+  seccomp but no namespaces. Only when an operator names it (or when something
+  around the worker isolates it, such as a gVisor pod).
+- ``none``: code execution switched off; code items are refused
+  (``sandbox_unavailable``). The Helm chart's default.
 """
 
 from __future__ import annotations
@@ -200,7 +203,7 @@ class Sandbox:
         self.client.close()
 
 
-BACKENDS = ("bwrap", "docker", "local-unsafe")
+BACKENDS = ("bwrap", "docker", "local-unsafe", "none")
 
 
 def open_sandbox(backend: str, *, uid: int) -> Sandbox:
@@ -217,6 +220,11 @@ def open_sandbox(backend: str, *, uid: int) -> Sandbox:
                 "no isolating sandbox backend is available (install bubblewrap, or configure "
                 f"the docker backend): {exc}"
             ) from exc
+    if backend == "none":
+        raise SandboxUnavailable(
+            "code execution is disabled on this server (sandbox backend 'none'); its operator "
+            "can choose an isolating backend"
+        )
     if backend == "docker":
         from referee.sandbox.docker_backend import docker_client
 

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     sandbox: str = Field(
         "auto",
         description="Sandbox backend for code: auto (bwrap if it works here), bwrap, "
-        "docker, or local-unsafe (no isolation: only if you mean it).",
+        "docker, local-unsafe (no isolation: only if you mean it), or none (code refused).",
     )
     sandbox_uid_base: int = Field(
         60000,

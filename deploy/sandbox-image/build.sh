@@ -45,33 +45,9 @@ fail() {
     exit 1
 }
 
-# The mirror of the running system: deb822 sources first, then one-line sources.
-debian_mirror() {
-    local f uri
-    if [ -n "${REFEREE_DEBIAN_MIRROR:-}" ]; then echo "$REFEREE_DEBIAN_MIRROR"; return; fi
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        uri=$(awk -v suite="$suite" 'BEGIN { RS = "" } {
-            types = 0; ok = 0; uri = ""; n = split($0, lines, "\n")
-            for (i = 1; i <= n; i++) {
-                line = lines[i]
-                if (line ~ /^#/) continue
-                if (line ~ /^Types:/ && line ~ /[ \t]deb([ \t]|$)/) types = 1
-                if (line ~ /^URIs:/) { split(line, u, /[ \t]+/); uri = u[2] }
-                if (line ~ /^Suites:/) { m = split(line, s, /[ \t]+/); for (j = 2; j <= m; j++) if (s[j] == suite) ok = 1 }
-            }
-            if (types && ok && uri != "") { print uri; exit }
-        }' "$f")
-        if [ -n "$uri" ]; then echo "$uri"; return; fi
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        uri=$(sed -E 's/\[[^]]*\]//' "$f" | awk -v suite="$suite" \
-            '$1 == "deb" && $3 == suite { print $2; exit }')
-        if [ -n "$uri" ]; then echo "$uri"; return; fi
-    done
-    echo "http://deb.debian.org/debian"
-}
+# debian_mirror, make_base: shared with deploy/build-images.sh.
+# shellcheck source=../lib/debootstrap-base.sh
+. "$here/../lib/debootstrap-base.sh"
 
 cleanup=()
 trap 'for d in "${cleanup[@]}"; do rm -rf "$d"; done' EXIT
@@ -97,27 +73,7 @@ fi
 # What the tags point at now: removed once the new images hold the tags (no dangling copies).
 previous=$(docker_cli image inspect --format '{{.Id}}' "$image" "$base" 2>/dev/null || true)
 if [ "$force" = 1 ] || ! docker_cli image inspect "$base" >/dev/null 2>&1; then
-    if ! command -v debootstrap >/dev/null 2>&1; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq --no-install-recommends debootstrap >>"$log" 2>&1 ||
-            { apt-get update -qq >>"$log" 2>&1 &&
-              apt-get install -y -qq --no-install-recommends debootstrap >>"$log" 2>&1; } ||
-            fail "cannot install debootstrap"
-    fi
-    mirror=$(debian_mirror)
-    root=$(mktemp -d /var/tmp/referee-rootfs.XXXXXX)
-    cleanup+=("$root")
-    echo "build.sh: debootstrap $suite ($packages) from $mirror" >&2
-    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >>"$log" 2>&1 ||
-        fail "debootstrap failed"
-    # Package caches and documentation are dead weight in a sandbox (about 230 MB).
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin \
-        "$root"/var/lib/apt/lists/* "$root"/var/log/* \
-        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
-        "$root"/usr/share/locale/*
-    tar --numeric-owner -C "$root" -c . |
-        docker_cli import --message "debootstrap $suite minbase + $packages" - "$base" \
-            >>"$log" 2>&1 || fail "docker import failed"
+    make_base "$base" "$packages" "$log"
 fi
 
 context=$(mktemp -d /var/tmp/referee-image.XXXXXX)

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Build Referee's images without any image registry, into the engine at DOCKER_HOST.
+#
+#   1. referee-base:bookworm: `debootstrap --variant=minbase` of Debian with python3,
+#      python3-seccomp, bubblewrap, tini, g++, nodejs, redis-server and haproxy from
+#      the machine's own apt mirror, `docker import`ed (a few minutes; kept between
+#      runs, rebuilt when the package list changes).
+#   2. A wheelhouse on the host: `pip download` of deploy/requirements.lock (and pip),
+#      plus Referee's own wheel built from this tree.
+#   3. referee:local from deploy/Dockerfile (api and worker), built with --network none.
+#      Redis and the local cluster's proxy (haproxy) run from this image too.
+#
+# A step whose inputs did not change is skipped: the images carry the digest of their
+# inputs as a label. --force rebuilds everything.
+# Settings (environment): REFEREE_IMAGE, REFEREE_BASE_IMAGE,
+# REFEREE_DEBIAN_MIRROR, REFEREE_IMAGES_BUILD_LOG, PYTHON (host Python 3.11 with pip).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+image=${REFEREE_IMAGE:-referee:local}
+base=${REFEREE_BASE_IMAGE:-referee-base:bookworm}
+log=${REFEREE_IMAGES_BUILD_LOG:-/var/tmp/referee-images-build.log}
+python=${PYTHON:-python3}
+suite=bookworm
+packages=python3,python3-seccomp,bubblewrap,tini,g++,nodejs,redis-server,haproxy
+label=org.referee.inputs-sha256
+
+force=0
+case "${1:-}" in
+    "") ;;
+    --force) force=1 ;;
+    *) echo "usage: $0 [--force]" >&2; exit 2 ;;
+esac
+
+docker_cli() {  # the docker.io CLI matches its daemon; another one may come first on PATH
+    if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else docker "$@"; fi
+}
+
+fail() {
+    echo "build-images.sh: $*" >&2
+    [ -f "$log" ] && tail -n 20 "$log" | sed 's/^/  log: /' >&2
+    exit 1
+}
+
+# shellcheck source=lib/debootstrap-base.sh
+. "$here/lib/debootstrap-base.sh"
+
+label_of() {
+    docker_cli image inspect --format "{{ index .Config.Labels \"$label\" }}" "$1" 2>/dev/null || true
+}
+
+docker_cli version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+    fail "no Docker engine answers at ${DOCKER_HOST:-the default socket} (run sandbox-image/start-dockerd.sh)"
+
+mkdir -p /run/lock
+exec 9>/run/lock/referee-images-build.lock
+flock 9  # concurrent builds would debootstrap twice and race on the tags
+: >"$log"
+
+cleanup=()
+trap 'for d in "${cleanup[@]}"; do rm -rf "$d"; done' EXIT
+
+# 1. The base.
+base_digest=$(printf '%s %s\n' "$suite" "$packages" | sha256sum | cut -d' ' -f1)
+if [ "$force" = 1 ] || [ "$(label_of "$base")" != "$base_digest" ]; then
+    old=$(docker_cli image inspect --format '{{.Id}}' "$base" 2>/dev/null || true)
+    make_base "$base" "$packages" "$log"
+    # Label it with what it holds (docker import cannot): a one-layer-free rebuild.
+    printf 'FROM %s\nLABEL %s=%s\n' "$base" "$label" "$base_digest" |
+        DOCKER_BUILDKIT=0 docker_cli build --quiet --network none --tag "$base" - >>"$log" 2>&1 ||
+        fail "labelling $base failed"
+    [ -z "$old" ] || docker_cli rmi "$old" >/dev/null 2>&1 || true
+    echo "build-images.sh: built $base" >&2
+fi
+base_id=$(docker_cli image inspect --format '{{.Id}}' "$base")
+
+# 2-3. The api/worker image: inputs are the base, the Dockerfile, the lock and the sources.
+sources=$(cd "$root" && git ls-files -co --exclude-standard -- \
+    pyproject.toml README.md LICENSE service verifiers sandbox clients | LC_ALL=C sort)
+inputs=$(cd "$root" && {
+    echo "$base_id"
+    sha256sum deploy/Dockerfile deploy/requirements.lock
+    # shellcheck disable=SC2086
+    sha256sum $sources
+} | sha256sum | cut -d' ' -f1)
+if [ "$force" = 1 ] || [ "$(label_of "$image")" != "$inputs" ]; then
+    context=$(mktemp -d /var/tmp/referee-image.XXXXXX)
+    cleanup+=("$context")
+    mkdir -p "$context/wheels/deps" "$context/wheels/referee"
+    cp "$here/Dockerfile" "$here/requirements.lock" "$context/"
+    echo "build-images.sh: wheelhouse (pip download of requirements.lock)" >&2
+    "$python" -m pip download --quiet --only-binary=:all: --no-deps --dest "$context/wheels/deps" \
+        --requirement "$here/requirements.lock" pip >>"$log" 2>&1 || fail "pip download failed"
+    "$python" -m pip wheel --quiet --no-deps --wheel-dir "$context/wheels/referee" "$root" \
+        >>"$log" 2>&1 || fail "building Referee's wheel failed"
+    old=$(docker_cli image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+    echo "build-images.sh: docker build $image" >&2
+    DOCKER_BUILDKIT=0 docker_cli build --force-rm --network none --build-arg "BASE=$base" \
+        --build-arg "INPUTS_SHA256=$inputs" --tag "$image" "$context" >>"$log" 2>&1 ||
+        fail "docker build of $image failed"
+    new=$(docker_cli image inspect --format '{{.Id}}' "$image")
+    [ -z "$old" ] || [ "$old" = "$new" ] || docker_cli rmi "$old" >/dev/null 2>&1 || true
+    # Build stages of earlier builds are untagged copies: keep only the newest (the cache).
+    docker_cli images --quiet --no-trunc --filter dangling=true \
+        --filter label=org.referee.build-stage=referee | tail -n +2 |
+        xargs -r docker_cli rmi >/dev/null 2>&1 || true
+    echo "build-images.sh: built $image" >&2
+else
+    echo "build-images.sh: $image is up to date" >&2
+fi
+
