@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -292,3 +293,34 @@ def test_imports_only_httpx_and_the_standard_library() -> None:
     heavy = {"torch", "transformers", "trl", "prometheus_client", "docker", "typer"}
     assert not (set(out) & (server_side | heavy))
     assert "httpx" in out
+
+
+def test_live_retries_through_a_429(tmp_path: Path) -> None:
+    # A key allowed one request a second: the second call is turned away with a 429
+    # and Retry-After, and the client comes back after it instead of failing.
+    key = "client-key"
+    env = {
+        **SERVER_ENV,
+        "REFEREE_API_KEY_HASHES": hashlib.sha256(key.encode()).hexdigest(),
+        "REFEREE_KEY_REQUESTS_PER_S": "1",
+        "REFEREE_KEY_BURST": "1",
+    }
+    srv = start_server(tmp_path, env, workers=1)
+    try:
+        with RefereeClient(srv.url, api_key=key, backoff_s=0.05) as client:
+            start = time.monotonic()
+            first = client.score([Item("\\boxed{1}", "1")], verifier="math")
+            second = client.score([Item("\\boxed{2}", "2")], verifier="math")
+            elapsed = time.monotonic() - start
+        assert [r.reward for r in first + second] == [1.0, 1.0]
+        assert elapsed >= 0.9  # it waited for the key's next token
+        time.sleep(1.1)  # /metrics too counts against the key's rate
+        metrics = httpx.get(
+            srv.url + "/metrics", headers={"authorization": f"Bearer {key}"}, timeout=10
+        ).text
+        assert 'referee_rejected_requests_total{reason="key_rate",status="429"} 1.0' in metrics
+        with RefereeClient(srv.url, api_key="wrong") as client, pytest.raises(RequestRejected) as e:
+            client.score([Item("1", "1")], verifier="math")
+        assert e.value.status_code == 401
+    finally:
+        stop_server(srv)
