@@ -5,7 +5,7 @@
 #      python3-seccomp, bubblewrap, tini, g++, nodejs, redis-server and haproxy from
 #      the machine's own apt mirror, `docker import`ed (a few minutes; kept between
 #      runs, rebuilt when the package list changes).
-#   2. A wheelhouse on the host: `pip download` of deploy/requirements.lock (and pip),
+#   2. A wheelhouse on the host: `pip wheel` of deploy/requirements.lock (and pip),
 #      plus Referee's own wheel built from this tree.
 #   3. referee:local from deploy/Dockerfile (api and worker), built with --network none.
 #      Redis and the local cluster's proxy (haproxy) run from this image too.
@@ -89,9 +89,11 @@ if [ "$force" = 1 ] || [ "$(label_of "$image")" != "$inputs" ]; then
     cleanup+=("$context")
     mkdir -p "$context/wheels/deps" "$context/wheels/referee"
     cp "$here/Dockerfile" "$here/requirements.lock" "$context/"
-    echo "build-images.sh: wheelhouse (pip download of requirements.lock)" >&2
-    "$python" -m pip download --quiet --only-binary=:all: --no-deps --dest "$context/wheels/deps" \
-        --requirement "$here/requirements.lock" pip >>"$log" 2>&1 || fail "pip download failed"
+    echo "build-images.sh: wheelhouse (pip wheel of requirements.lock)" >&2
+    # pip wheel, not pip download --only-binary: a dependency published only as an
+    # sdist (langdetect) is built into a wheel here, where the network is.
+    "$python" -m pip wheel --quiet --no-deps --wheel-dir "$context/wheels/deps" \
+        --requirement "$here/requirements.lock" pip >>"$log" 2>&1 || fail "pip wheel failed"
     "$python" -m pip wheel --quiet --no-deps --wheel-dir "$context/wheels/referee" "$root" \
         >>"$log" 2>&1 || fail "building Referee's wheel failed"
     old=$(docker_cli image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
