@@ -167,7 +167,11 @@ def latency(url: str, batch_items: list[dict[str, Any]]) -> float:
 def embedded(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
     port = free_port()
     log = tmp / f"embedded-{port}.log"
-    proc = spawn([REFEREE, "serve", "--port", str(port), "--workers", str(workers)], log, NO_CACHE)
+    proc = spawn(
+        [REFEREE, "serve", "--port", str(port), "--workers", str(workers), "--grpc-port", "0"],
+        log,
+        NO_CACHE,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, proc, log)
     return url, [proc]
@@ -187,7 +191,13 @@ def scaled(
     ]
     port = free_port()
     log = tmp / f"replica-{prefix}.log"
-    procs.append(spawn([REFEREE, "serve", "--port", str(port), "--redis", redis_url], log, env))
+    procs.append(
+        spawn(
+            [REFEREE, "serve", "--port", str(port), "--redis", redis_url, "--grpc-port", "0"],
+            log,
+            env,
+        )
+    )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, procs[-1], log, workers=n)
     return url, procs

@@ -181,7 +181,7 @@ def spawn_replica(tmp: Path, redis_url: str, env: dict[str, str]) -> Server:
     log = tmp / f"replica-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [REFEREE, "serve", "--port", str(port), "--redis", redis_url],
+            [REFEREE, "serve", "--port", str(port), "--redis", redis_url, "--grpc-port", "0"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **env},
