@@ -2,7 +2,7 @@
 
 (a) Adapter overhead: the same GRPO-shaped batch (64 prompts x 16 samples of math
     rollouts, bench/grpo_batch.py) scored through the TRL reward function
-    (``referee.clients.trl.reward_function``, default options: requests of 256
+    (``referee.clients.trl.reward_function``, default options: requests of 1024
     items, 8 in flight) and through one direct ``POST /score`` of the whole batch
     with httpx, interleaved over ``--rounds`` fresh batches (no cache hit across
     rounds). Also the adapter with one request per batch (``batch_size=4096``), which

@@ -36,7 +36,7 @@ class _Base:
         url: str | None = None,
         *,
         api_key: str | None = None,
-        batch_size: int = 256,
+        batch_size: int = 1024,
         concurrency: int = 8,
         retries: int = 5,
         backoff_s: float = 0.2,
