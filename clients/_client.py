@@ -19,7 +19,8 @@ from typing import Any, Self
 import httpx
 
 from referee.clients._exceptions import RefereeError
-from referee.clients._retry import Attempts, RetryPolicy
+from referee.clients._options import ClientOptions
+from referee.clients._retry import Attempts
 from referee.clients._stream import stream_body
 from referee.clients._types import Item, Result, item_to_wire
 
@@ -30,39 +31,19 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 ItemLike = Item | Mapping[str, Any]
 
 
-class _Base:
+class _Base(ClientOptions):
     def __init__(
         self,
         url: str | None = None,
         *,
-        api_key: str | None = None,
-        batch_size: int = 1024,
-        concurrency: int = 8,
-        retries: int = 5,
-        backoff_s: float = 0.2,
-        max_backoff_s: float = 10.0,
-        deadline_s: float | None = None,
-        timeout_s: float = 300.0,
         headers: Mapping[str, str] | None = None,
+        **options: Any,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        super().__init__(**options)
         self.url = (url or os.environ.get("REFEREE_URL") or DEFAULT_URL).rstrip("/")
-        self.batch_size = batch_size
-        self.concurrency = concurrency
-        self.policy = RetryPolicy(retries, backoff_s, max_backoff_s)
-        self.deadline_s = deadline_s
-        self.timeout_s = timeout_s
-        key = api_key if api_key is not None else os.environ.get("REFEREE_API_KEY")
         self.headers = {"user-agent": "referee-client", **(headers or {})}
-        if key:
-            self.headers["authorization"] = f"Bearer {key}"
-
-    def _deadline(self, deadline_s: float | None) -> float | None:
-        budget = deadline_s if deadline_s is not None else self.deadline_s
-        return None if budget is None else time.monotonic() + budget
+        if self.api_key:
+            self.headers["authorization"] = f"Bearer {self.api_key}"
 
     def _attempts(self, deadline_s: float | None) -> Attempts:
         return Attempts(self.policy, self._deadline(deadline_s), self.timeout_s)

@@ -29,9 +29,9 @@ from referee.clients._exceptions import (
     DeadlineExceeded,
     RefereeError,
     RequestRejected,
-    ServerUnavailable,
 )
-from referee.clients._retry import RetryPolicy
+from referee.clients._options import ClientOptions
+from referee.clients._retry import Attempts
 from referee.clients._types import Item, Result, item_to_wire
 from referee.service.grpc import convert
 from referee.service.grpc.v1 import referee_pb2 as pb
@@ -76,79 +76,43 @@ def _result(message: pb.Result) -> Result:
     return Result.from_wire(convert.result_from_proto(message))
 
 
-class _Retry:
-    """Retry state of one call (the gRPC twin of the HTTP clients' ``Attempts``)."""
-
-    def __init__(self, policy: RetryPolicy, deadline: float | None, timeout_s: float) -> None:
-        self.policy = policy
-        self.deadline = deadline
-        self.timeout_s = timeout_s
-        self.attempt = 0
-
-    def timeout(self) -> float:
-        if self.deadline is None:
-            return self.timeout_s
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceeded("deadline passed")
-        return min(self.timeout_s, left)
+class _Retry(Attempts):
+    """Retry state of one call: the HTTP clients' ``Attempts``, read from gRPC status codes."""
 
     def wait(self, code: grpc.StatusCode, details: str, trailing: Iterable[Any]) -> float:
         """Seconds to wait before retrying a call that failed with ``code``; else raise."""
         retry_after_ms = next((v for k, v in trailing if k == "retry-after-ms"), None)
-        last = f"{code.name}: {details}"
+        self.last = f"{code.name}: {details}"
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise DeadlineExceeded(last)
+            raise DeadlineExceeded(self.last)
         retryable = code == grpc.StatusCode.UNAVAILABLE or (
             code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after_ms is not None
         )
         if not retryable:
             if code in _AS_HTTP:
                 raise RequestRejected(_AS_HTTP[code], details)
-            raise RefereeError(last)
-        if self.attempt >= self.policy.retries:
-            raise ServerUnavailable(f"gave up after {self.attempt + 1} attempts; last: {last}")
-        after = None if retry_after_ms is None else float(retry_after_ms) / 1000
-        wait = self.policy.delay(self.attempt, after)
-        self.attempt += 1
-        if self.deadline is not None and time.monotonic() + wait >= self.deadline:
-            raise DeadlineExceeded(f"deadline would pass while waiting to retry ({last})")
-        return wait
+            raise RefereeError(self.last)
+        return self._next(None if retry_after_ms is None else float(retry_after_ms) / 1000)
 
 
-class _Base:
+class _Base(ClientOptions):
     def __init__(
         self,
         target: str | None = None,
         *,
-        api_key: str | None = None,
         batch_size: int = 256,
-        concurrency: int = 8,
-        retries: int = 5,
-        backoff_s: float = 0.2,
-        max_backoff_s: float = 10.0,
-        deadline_s: float | None = None,
-        timeout_s: float = 300.0,
         credentials: grpc.ChannelCredentials | None = None,
+        **options: Any,
     ) -> None:
-        if batch_size < 1 or concurrency < 1:
-            raise ValueError("batch_size and concurrency must be at least 1")
+        super().__init__(batch_size=batch_size, **options)
         self.target = target or os.environ.get("REFEREE_GRPC_TARGET") or DEFAULT_TARGET
-        self.batch_size = batch_size
-        self.concurrency = concurrency
-        self.policy = RetryPolicy(retries, backoff_s, max_backoff_s)
-        self.deadline_s = deadline_s
-        self.timeout_s = timeout_s
         self.credentials = credentials
-        key = api_key if api_key is not None else os.environ.get("REFEREE_API_KEY")
         self.metadata: tuple[tuple[str, str], ...] = (
-            (("authorization", f"Bearer {key}"),) if key else ()
+            (("authorization", f"Bearer {self.api_key}"),) if self.api_key else ()
         )
 
     def _retry(self, deadline_s: float | None) -> _Retry:
-        budget = deadline_s if deadline_s is not None else self.deadline_s
-        deadline = None if budget is None else time.monotonic() + budget
-        return _Retry(self.policy, deadline, self.timeout_s)
+        return _Retry(self.policy, self._deadline(deadline_s), self.timeout_s)
 
     def _batches(self, items: Sequence[ItemLike]) -> list[Sequence[ItemLike]]:
         return [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
