@@ -18,25 +18,13 @@ records no reward for the sample instead of a fake 0.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from referee.clients._client import RefereeClient
+from referee.clients._shared import shared_client
 
 __all__ = ["reward_func"]
-
-_lock = threading.Lock()
-_clients: dict[str | None, RefereeClient] = {}
-
-
-def _client(url: str | None) -> RefereeClient:
-    with _lock:
-        client = _clients.get(url)
-        if client is None:
-            client = _clients[url] = RefereeClient(url)
-        return client
 
 
 def reward_func(
@@ -51,6 +39,6 @@ def reward_func(
     """OpenRLHF's local reward-function signature, scored by a Referee server."""
     spec = verifier or os.environ.get("REFEREE_VERIFIER") or "math"
     body = {"query": list(queries), "prompts": list(prompts), "labels": list(labels)}
-    response = _client(url).post("/openrlhf?" + urlencode({"verifier": spec}), body)
+    response = shared_client(url).post("/openrlhf?" + urlencode({"verifier": spec}), body)
     result: dict[str, Any] = response.json()
     return result

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from referee.clients._client import AsyncRefereeClient, RefereeClient
+from referee.clients._shared import LoopClients
 from referee.clients._text import message_text
 from referee.clients._types import Item, Result
 
@@ -152,7 +153,7 @@ class AsyncRefereeReward(_Spec):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, AsyncRefereeClient]] = {}
+        self._clients = LoopClients()
 
     async def __call__(
         self,
@@ -162,21 +163,15 @@ class AsyncRefereeReward(_Spec):
         **columns: Any,
     ) -> list[float | None]:
         items = self.items(prompts, completions, completion_ids, columns)
-        results = await self._client().score(items, self.verifier)
+        client = self._clients.get(
+            None, lambda: AsyncRefereeClient(self.url, **self.client_options)
+        )
+        results = await client.score(items, self.verifier)
         return self.rewards(results, columns)
-
-    def _client(self) -> AsyncRefereeClient:
-        # An httpx.AsyncClient belongs to the loop it first ran on: one per loop.
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            entry = (loop, AsyncRefereeClient(self.url, **self.client_options))
-            self._clients[id(loop)] = entry
-        return entry[1]
 
     def close(self) -> None:
         """Close the connections to the server, on the event loops they belong to."""
-        clients, self._clients = list(self._clients.values()), {}
+        clients, self._clients = list(self._clients.entries.values()), LoopClients()
         for loop, client in clients:
             if loop.is_closed():
                 continue
@@ -187,7 +182,7 @@ class AsyncRefereeReward(_Spec):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_clients"] = {}
+        state["_clients"] = LoopClients()
         return state
 
 

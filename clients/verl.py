@@ -23,23 +23,19 @@ fixed score instead (the extra ``error`` field is then 1.0 for those items).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from referee.clients._client import AsyncRefereeClient, RefereeClient
+from referee.clients._client import AsyncRefereeClient
 from referee.clients._exceptions import RefereeError
+from referee.clients._shared import LoopClients, shared_client
 from referee.clients._types import Item, Result
 
 __all__ = ["compute_score", "compute_score_async", "compute_score_batch"]
 
-_lock = threading.Lock()
-_sync_clients: dict[str | None, RefereeClient] = {}
-_async_clients: dict[tuple[int, str | None], tuple[asyncio.AbstractEventLoop, AsyncRefereeClient]]
-_async_clients = {}
+_async_clients = LoopClients()
 
 
 def _spec_for(data_source: str, verifier: Any, verifiers: Mapping[str, Any] | str | None) -> Any:
@@ -82,23 +78,6 @@ def _score(result: Result, error_score: float | None) -> dict[str, Any]:
     }
 
 
-def _sync_client(url: str | None) -> RefereeClient:
-    with _lock:
-        client = _sync_clients.get(url)
-        if client is None:
-            client = _sync_clients[url] = RefereeClient(url)
-        return client
-
-
-def _async_client(url: str | None) -> AsyncRefereeClient:
-    loop = asyncio.get_running_loop()
-    entry = _async_clients.get((id(loop), url))
-    if entry is None or entry[0] is not loop:
-        entry = (loop, AsyncRefereeClient(url))
-        _async_clients[(id(loop), url)] = entry
-    return entry[1]
-
-
 def compute_score(
     data_source: str,
     solution_str: str,
@@ -113,7 +92,7 @@ def compute_score(
 ) -> dict[str, Any]:
     """veRL's per-sample reward signature, scored by a Referee server."""
     items = _items([data_source], [solution_str], [ground_truth], verifier, verifiers)
-    (result,) = _sync_client(url).score(items)
+    (result,) = shared_client(url).score(items)
     return _score(result, error_score)
 
 
@@ -131,7 +110,7 @@ def compute_score_batch(
 ) -> list[dict[str, Any]]:
     """veRL's ``BatchRewardManager`` signature: one request (split as needed) for the batch."""
     items = _items(data_sources, solution_strs, ground_truths, verifier, verifiers)
-    return [_score(r, error_score) for r in _sync_client(url).score(items)]
+    return [_score(r, error_score) for r in shared_client(url).score(items)]
 
 
 async def compute_score_async(
@@ -148,5 +127,5 @@ async def compute_score_async(
 ) -> dict[str, Any]:
     """The coroutine form of ``compute_score``."""
     items = _items([data_source], [solution_str], [ground_truth], verifier, verifiers)
-    (result,) = await _async_client(url).score(items)
+    (result,) = await _async_clients.get(url, lambda: AsyncRefereeClient(url)).score(items)
     return _score(result, error_score)
