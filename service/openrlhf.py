@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 
 from referee.service.engine import BadRequest, Engine, ItemInput, ItemResult
+from referee.service.routes import check_sizes
 from referee.service.settings import Settings
 
 __all__ = ["OpenRLHFRequest", "response_text", "router"]
@@ -87,19 +88,7 @@ def _check(body: OpenRLHFRequest, settings: Settings) -> None:
             raise _invalid(
                 ["body", name], f"{len(values)} entries for {n} queries; give one per query or none"
             )
-    if n > settings.max_batch_items:
-        raise HTTPException(
-            413,
-            f"query: {n} items exceed max_batch_items={settings.max_batch_items} "
-            "(setting REFEREE_MAX_BATCH_ITEMS)",
-        )
-    for i, q in enumerate(body.query):
-        if len(q) > settings.max_response_chars:
-            raise HTTPException(
-                413,
-                f"query[{i}]: {len(q)} characters exceed max_response_chars="
-                f"{settings.max_response_chars} (setting REFEREE_MAX_RESPONSE_CHARS)",
-            )
+    check_sizes(body.query, settings, "query", "query[{}]")
 
 
 def _loc(loc: tuple[str | int, ...]) -> list[str | int]:

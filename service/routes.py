@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -43,21 +43,29 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _check_limits(body: ScoreRequest, settings: Settings) -> None:
-    if len(body.items) > settings.max_batch_items:
+def check_sizes(texts: Sequence[str], settings: Settings, field: str, text_loc: str) -> None:
+    """413 for a batch over ``max_batch_items`` or a text over ``max_response_chars``.
+
+    ``field`` names the list in messages, ``text_loc`` (with ``{}`` for the index) each text.
+    """
+    if len(texts) > settings.max_batch_items:
         raise HTTPException(
             413,
-            f"items: {len(body.items)} items exceed max_batch_items={settings.max_batch_items} "
+            f"{field}: {len(texts)} items exceed max_batch_items={settings.max_batch_items} "
             "(setting REFEREE_MAX_BATCH_ITEMS); split the batch",
         )
-    for i, item in enumerate(body.items):
-        if len(item.response) > settings.max_response_chars:
+    for i, text in enumerate(texts):
+        if len(text) > settings.max_response_chars:
             raise HTTPException(
                 413,
-                f"items[{i}].response: {len(item.response)} characters exceed "
+                f"{text_loc.format(i)}: {len(text)} characters exceed "
                 f"max_response_chars={settings.max_response_chars} "
                 "(setting REFEREE_MAX_RESPONSE_CHARS)",
             )
+
+
+def _check_limits(body: ScoreRequest, settings: Settings) -> None:
+    check_sizes([item.response for item in body.items], settings, "items", "items[{}].response")
 
 
 @router.post(
