@@ -31,6 +31,7 @@ __all__ = [
     "configure",
     "current",
     "get_language",
+    "opened",
 ]
 
 _BASE_UID = 60000
@@ -51,3 +52,9 @@ def current() -> Sandbox:
         if not _sandbox:
             _sandbox.append(open_sandbox(str(_state["backend"]), uid=int(str(_state["uid"]))))
         return _sandbox[0]
+
+
+def opened() -> Sandbox | None:
+    """This process's sandbox if one was started, without starting one."""
+    with _lock:
+        return _sandbox[0] if _sandbox else None

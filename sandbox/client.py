@@ -167,9 +167,14 @@ class JailClient:
         process, self._process = self._process, None
         if process is None:
             return
+        # The fork server exits at its stdin's end; a worker that confined itself may
+        # not signal the jail's uid, and this also ends a jail it cannot kill.
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)

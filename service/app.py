@@ -52,6 +52,8 @@ def build_pool(settings: Settings, metrics: Metrics) -> WorkerPool:
     pool = WorkerPool(
         PoolConfig(
             workers=settings.workers,
+            code_workers=settings.code_workers,
+            confine=settings.confine_workers,
             item_timeout_s=settings.item_timeout_s,
             hard_grace_s=settings.hard_grace_s,
             max_tasks=settings.worker_max_tasks,

@@ -60,11 +60,23 @@ class Settings(BaseSettings):
         description="Sandbox backend for code: auto (bwrap if it works here), bwrap, "
         "docker, local-unsafe (no isolation: only if you mean it), or none (code refused).",
     )
-    sandbox_uid_base: int = Field(
-        60000,
+    sandbox_uid_base: int | None = Field(
+        None,
         ge=1000,
-        description="Jail uid of worker 0 (worker i uses base + i); give each "
-        "server on one host its own range.",
+        description="First of the 256 uids this server's worker processes judge and run "
+        "jails as (worker i: jail base + i, judge base + 128 + i); unset: the first free "
+        "block from 60000 on this host.",
+    )
+    code_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Worker processes of the code lane (programs in the sandbox), beside "
+        "`workers` for every other verifier; unset: as many as `workers`; 0: one shared lane.",
+    )
+    confine_workers: bool = Field(
+        True,
+        description="Worker processes judge with least privilege (own uid, no network, "
+        "read-only filesystem, seccomp); turn off only to debug a verifier.",
     )
     request_timeout_s: float = Field(
         300.0, gt=0, description="Deadline of a whole request; unfinished items get error deadline."

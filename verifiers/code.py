@@ -397,5 +397,6 @@ CODE = register(
         "share passed with scoring 'fraction').",
         check_reference=check_reference,
         time_budget=time_budget,
+        runs_code=True,
     )
 )

@@ -61,6 +61,8 @@ class Verifier(Generic[P]):
     # Seconds grading may take for this reference (code with many tests); None: the
     # engine's default item deadline.
     time_budget: TimeBudget[P] | None = None
+    # Grading runs programs in the sandbox: judged in the pool's code lane.
+    runs_code: bool = False
 
     def __post_init__(self) -> None:
         if not is_dataclass(self.params_type):

@@ -10,7 +10,17 @@ worker is killed (SIGKILL, since it may be stuck in C), that task gets outcome
 
 Workers are forked from a forkserver that has already imported the verifiers,
 so a replacement starts in milliseconds; they recycle after ``max_tasks`` tasks
-or when their resident memory passes ``max_rss_mb``.
+or when their resident memory passes ``max_rss_mb``. Each confines itself
+before its first task (``confine.py``: its own unprivileged uid, no network,
+read-only filesystem, seccomp), so every slot has two uids of its own: one it
+judges as, one its code jail runs as (``uids.py``).
+
+Two lanes, each with its own slots and queue: ``code`` for verifiers that run
+programs in the sandbox (seconds each, mostly waiting on the program) and
+``judge`` for everything else (milliseconds each). A math item never waits
+behind code items, whatever budgets their callers gave them. A code-lane
+worker asks to be replaced when its jail dies (it may not start another once
+confined), so the item that broke the jail is the one that fails.
 """
 
 from __future__ import annotations
@@ -25,11 +35,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from referee import verifiers
+from referee.service.dispatch import uids
 from referee.service.dispatch._task import Task, TaskResult
-from referee.service.dispatch.worker import WorkerConfig, main
+from referee.service.dispatch.worker import RETIRE, RUN_CODE, WorkerConfig, main
 from referee.verifiers import Outcome, Score
 
-__all__ = ["Entry", "PoolConfig", "PoolEvents", "WorkerPool"]
+__all__ = ["LANES", "Entry", "PoolConfig", "PoolEvents", "WorkerPool", "lane_of"]
 
 log = logging.getLogger("referee.pool")
 
@@ -38,9 +50,21 @@ _PRELOAD = ["referee.service.dispatch.worker", "referee.service.dispatch._preloa
 _START_TIMEOUT_S = 60.0
 
 
+LANES = ("judge", "code")
+
+
+def lane_of(task: Task) -> str:
+    """``code`` for tasks that run programs in the sandbox, ``judge`` for the rest."""
+    if task.verifier == RUN_CODE:
+        return "code"
+    verifier = verifiers.REGISTRY.get(task.verifier)
+    return "code" if verifier is not None and verifier.runs_code else "judge"
+
+
 @dataclass(frozen=True, slots=True)
 class PoolConfig:
     workers: int
+    code_workers: int | None = None  # the code lane's slots; None: as many as ``workers``
     item_timeout_s: float = 10.0
     hard_grace_s: float = 2.0
     max_tasks: int = 2000
@@ -48,8 +72,9 @@ class PoolConfig:
     memory_limit_mb: int = 4096
     plugins: tuple[str, ...] = ()
     sandbox: str = "auto"
-    sandbox_uid_base: int = 60000
+    sandbox_uid_base: int | None = None  # None: claim a free block (uids.py)
     second_opinion_rate: float = 0.0
+    confine: bool = True
 
 
 @dataclass(slots=True)
@@ -94,6 +119,7 @@ class _Worker:
 @dataclass
 class _Slot:
     index: int
+    lane: str
     worker: _Worker | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -108,9 +134,16 @@ class WorkerPool:
         self.events = events or PoolEvents()
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(_PRELOAD)
-        self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
-        self._slots = [_Slot(i) for i in range(config.workers)]
-        self._alive = 0
+        self._queues: dict[str, queue.SimpleQueue[list[Entry] | None]] = {
+            lane: queue.SimpleQueue() for lane in LANES
+        }
+        code = config.workers if config.code_workers is None else config.code_workers
+        self._slots = [_Slot(i, "judge") for i in range(config.workers)]
+        self._slots += [_Slot(config.workers + i, "code") for i in range(code)]
+        self._code_lane = code > 0
+        self._uids: uids.UidBlock | None = None
+        self.confinement: dict[str, Any] | None = None  # as the last worker reported it
+        self._alive = dict.fromkeys(LANES, 0)
         self._completed = 0
         self._lock = threading.Lock()
         self._closed = False
@@ -119,8 +152,9 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start every worker and its manager thread; blocks until all are ready."""
+        self._uids = uids.claim(self.config.sandbox_uid_base, len(self._slots))
         for slot in self._slots:
-            slot.worker = self._spawn(slot.index)
+            slot.worker = self._spawn(slot)
         for slot in self._slots:
             slot.thread = threading.Thread(
                 target=self._manage, args=(slot,), name=f"referee-pool-{slot.index}", daemon=True
@@ -130,20 +164,28 @@ class WorkerPool:
     def close(self) -> None:
         """Stop accepting, let managers finish their current chunk, stop workers."""
         self._closed = True
-        for _ in self._slots:
-            self._queue.put(None)
+        for slot in self._slots:
+            self._queues[slot.lane].put(None)
         for slot in self._slots:
             if slot.thread is not None:
                 slot.thread.join(timeout=self.config.item_timeout_s + self.config.hard_grace_s + 5)
             if slot.worker is not None:
                 slot.worker.stop(kill=False)
                 slot.worker = None
-        self._set_alive(0)
+        for lane in LANES:
+            self._set_alive(lane, 0)
+        if self._uids is not None:
+            self._uids.release()
 
     @property
     def alive(self) -> int:
-        """Worker processes currently running."""
-        return self._alive
+        """Worker processes of the judge lane currently running (0: not ready)."""
+        return self._alive["judge"]
+
+    @property
+    def code_alive(self) -> int:
+        """Worker processes of the code lane currently running."""
+        return self._alive["code"]
 
     @property
     def completed(self) -> int:
@@ -153,23 +195,34 @@ class WorkerPool:
     def submit(self, chunk: list[Entry]) -> None:
         if self._closed:
             raise RuntimeError("pool is closed")
-        self._queue.put(chunk)
+        if not self._code_lane:
+            self._queues["judge"].put(chunk)
+            return
+        lanes: dict[str, list[Entry]] = {}
+        for entry in chunk:
+            lanes.setdefault(lane_of(entry.task), []).append(entry)
+        for lane, entries in lanes.items():
+            self._queues[lane].put(entries)
 
     # -- internals -------------------------------------------------------------------------
 
-    def _set_alive(self, n: int) -> None:
-        self._alive = n
-        self.events.workers_alive(n)
+    def _set_alive(self, lane: str, n: int) -> None:
+        self._alive[lane] = n
+        if lane == "judge":
+            self.events.workers_alive(n)
 
-    def _spawn(self, slot: int) -> _Worker:
+    def _spawn(self, slot: _Slot) -> _Worker:
+        block = self._uids or uids.UidBlock(uids.AUTO_BASE)
         config = WorkerConfig(
-            self.config.item_timeout_s,
-            self.config.memory_limit_mb,
-            self.config.plugins,
-            self.config.sandbox,
-            slot,
-            self.config.sandbox_uid_base,
-            self.config.second_opinion_rate,
+            item_timeout_s=self.config.item_timeout_s,
+            memory_limit_mb=self.config.memory_limit_mb,
+            plugins=self.config.plugins,
+            sandbox=self.config.sandbox,
+            lane=slot.lane,
+            jail_uid=block.jail(slot.index),
+            judge_uid=block.judge(slot.index),
+            confine=self.config.confine,
+            second_opinion_rate=self.config.second_opinion_rate,
         )
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
@@ -177,11 +230,13 @@ class WorkerPool:
         )
         process.start()
         child.close()
-        if not parent.poll(_START_TIMEOUT_S) or parent.recv() != "ready":
+        hello = parent.recv() if parent.poll(_START_TIMEOUT_S) else None
+        if not (isinstance(hello, tuple) and hello[0] == "ready"):
             process.kill()
             raise RuntimeError("worker process did not start")
+        self._note_confinement(hello[1])
         with self._lock:
-            self._set_alive(self._alive + 1)
+            self._set_alive(slot.lane, self._alive[slot.lane] + 1)
         return _Worker(process, parent)
 
     def _retire(self, slot: _Slot, reason: str, *, kill: bool) -> None:
@@ -190,21 +245,22 @@ class WorkerPool:
             slot.worker.stop(kill=kill)
             slot.worker = None
             with self._lock:
-                self._set_alive(self._alive - 1)
+                self._set_alive(slot.lane, self._alive[slot.lane] - 1)
         self.events.on_restart(reason)
 
     def _ensure_worker(self, slot: _Slot) -> _Worker:
         while slot.worker is None:
             try:
-                slot.worker = self._spawn(slot.index)
+                slot.worker = self._spawn(slot)
             except (OSError, RuntimeError, EOFError):
                 log.exception("could not start a worker process; retrying")
                 time.sleep(1.0)
         return slot.worker
 
     def _manage(self, slot: _Slot) -> None:
+        lane = self._queues[slot.lane]
         while True:
-            chunk = self._queue.get()
+            chunk = lane.get()
             if chunk is None:
                 return
             entries = [e for e in chunk if not e.is_cancelled()]
@@ -250,12 +306,22 @@ class WorkerPool:
                 self._finish(entry, result)
                 done += 1
                 worker.served += 1
+                if rss_kb == RETIRE:  # its jail is gone: the next task needs a fresh worker
+                    self._retire(slot, "sandbox", kill=False)
+                    break
             else:
                 self._maybe_recycle(slot, rss_kb)
                 return
             pending = [e for e in pending[done:] if not e.is_cancelled()]
         if slot.worker is None:
             self._ensure_worker(slot)  # be ready for the next chunk
+
+    def _note_confinement(self, report: dict[str, Any]) -> None:
+        if report.get("missing") and report != self.confinement:
+            log.warning(
+                "worker processes judge without: %s", "; ".join(map(str, report["missing"]))
+            )
+        self.confinement = report
 
     def _finish(self, entry: Entry, result: TaskResult) -> None:
         """Deliver what a worker judged (or the timeout of killing it), and count it."""

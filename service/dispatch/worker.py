@@ -23,10 +23,11 @@ from types import FrameType
 
 from referee import sandbox, verifiers
 from referee.sandbox import run_code
+from referee.service.dispatch import confine
 from referee.service.dispatch._task import Task, TaskResult
 from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score, second_opinion
 
-__all__ = ["RUN_CODE", "Deadline", "WorkerConfig", "grade_one", "main"]
+__all__ = ["RETIRE", "RUN_CODE", "Deadline", "WorkerConfig", "grade_one", "main"]
 
 _PR_SET_PDEATHSIG = 1
 _MAX_REWARD = 1e6
@@ -39,9 +40,15 @@ class WorkerConfig:
     memory_limit_mb: int
     plugins: tuple[str, ...] = ()
     sandbox: str = "auto"
-    slot: int = 0
-    sandbox_uid_base: int = 60000
+    lane: str = "judge"  # "code": opens its jail before confining itself
+    jail_uid: int = 60000
+    judge_uid: int = 60128
+    confine: bool = True
     second_opinion_rate: float = 0.0
+
+
+# Sent instead of an RSS figure: replace this worker before its next task.
+RETIRE = -1
 
 
 class Deadline(BaseException):
@@ -181,21 +188,64 @@ def _die_with_parent() -> None:
         pass
 
 
+_DOCKER_ENV = ("DOCKER_HOST", "REFEREE_DOCKER_IMAGE", "REFEREE_DOCKER_RUNTIME")
+
+
+def _docker_groups(config: WorkerConfig) -> tuple[int, ...]:
+    """The Docker socket's group, kept by the code lane of the docker backend."""
+    if config.lane != "code" or config.sandbox != "docker":
+        return ()
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    path = host.removeprefix("unix://")
+    try:
+        return (os.stat(path).st_gid,)
+    except OSError:
+        return ()
+
+
+def _open_jail(config: WorkerConfig) -> bool:
+    """Start the code lane's jail while we may still start processes."""
+    if config.lane != "code":
+        return False
+    try:
+        sandbox.current()
+    except sandbox.SandboxUnavailable:
+        return False  # code items get the reason, as before
+    return True
+
+
+def _jail_lost(has_jail: bool) -> bool:
+    opened = sandbox.opened()
+    return has_jail and (opened is None or not opened.client.alive)
+
+
 def main(conn: Connection, config: WorkerConfig) -> None:
     """Serve chunks until the pipe closes or ``None`` arrives.
 
-    Sends one ``(TaskResult, rss_kb)`` per task, in order; ``rss_kb`` is measured
-    after the last task of a chunk (0 otherwise) so the parent can recycle us.
+    Sends ``("ready", confinement)`` once, then one ``(TaskResult, rss_kb)`` per
+    task, in order; ``rss_kb`` is measured after the last task of a chunk (0
+    otherwise) so the parent can recycle us, or is :data:`RETIRE` when a
+    confined code-lane worker lost its jail and must be replaced.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, _on_alarm)
     _die_with_parent()
     _become_subreaper()
-    sandbox.configure(config.sandbox, config.slot, config.sandbox_uid_base)
+    sandbox.configure(config.sandbox, 0, config.jail_uid)
     verifiers.load_builtin(config.plugins)
+    has_jail = _open_jail(config)
     _limit_memory(config.memory_limit_mb)
-    conn.send("ready")
+    report: dict[str, object] = {"missing": ["confinement (switched off)"]}
+    if config.confine:
+        docker = config.lane == "code" and config.sandbox == "docker"
+        state = confine.confine(
+            config.judge_uid,
+            keep_groups=_docker_groups(config),
+            keep_env=_DOCKER_ENV if docker else (),
+        )
+        report = dataclasses.asdict(state)
+    conn.send(("ready", report))
     while True:
         try:
             chunk: list[Task] | None = conn.recv()
@@ -209,4 +259,7 @@ def main(conn: Connection, config: WorkerConfig) -> None:
                 task, task.timeout_s or config.item_timeout_s, config.second_opinion_rate
             )
             _reap_orphans()
+            if config.confine and _jail_lost(has_jail):
+                conn.send((result, RETIRE))
+                return
             conn.send((result, _rss_kb() if i == last else 0))

@@ -1,0 +1,237 @@
+"""Verifier workers judge with least privilege: a library that runs the answer goes nowhere.
+
+A real ``referee serve`` loads the ``unsafe_eval`` plugin (tests/plugins): a
+verifier that evaluates the model's answer as Python, standing for every
+library hole (reasoning-gym's ``eval``, ``sympify``, a pickle). Each test sends
+an answer that tries one escape through ``POST /score`` and checks, from
+outside, that nothing happened: no connection reached a listener, no file was
+written or read, no shell ran, the server and its other workers were not
+signalled or read, no secret of the server's came back; and the server keeps
+judging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import PLUGINS_DIR
+from support import Server, start_server, stop_server
+
+SECRET = f"s3cret-{secrets.token_hex(8)}"
+ENV = {
+    "REFEREE_PLUGINS": "referee_test_verifiers,referee_escape_verifier",
+    "PYTHONPATH": PLUGINS_DIR,
+    "REFEREE_ITEM_TIMEOUT_S": "5",
+    "REFEREE_TEST_SECRET": SECRET,
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("confined"), ENV, workers=2)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A directory outside /tmp that any uid may write to, with a root-only secret in it."""
+    path = Path("/var/tmp") / f"referee-confine-{secrets.token_hex(4)}"
+    path.mkdir(mode=0o777)
+    path.chmod(0o777)
+    secret = path / "root-only"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run(client: httpx.Client, expression: str) -> dict[str, Any]:
+    """The answer ``expression`` judged by ``unsafe_eval``: its details, or its error."""
+    body = {"verifier": "unsafe_eval", "items": [{"response": expression}]}
+    response = client.post("/score", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()["results"][0]
+    assert SECRET not in response.text
+    return result
+
+
+def blocked(result: dict[str, Any]) -> str:
+    """What stopped the attempt; fails when it went through."""
+    assert result["status"] == "ok", result
+    assert "raised" in result["details"], f"the attempt went through: {result['details']}"
+    reason: str = result["details"]["raised"]
+    return reason
+
+
+def assert_still_judging(client: httpx.Client, server: Server) -> None:
+    assert server.process.poll() is None
+    ready = client.get("/readyz", timeout=5).json()
+    assert ready["status"] == "ready" and ready["workers"] == 2
+    body = {"verifier": "math", "items": [{"response": "\\boxed{4}", "reference": "4"}]}
+    assert client.post("/score", json=body).json()["results"][0]["outcome"] == "correct"
+
+
+def test_the_plugin_really_runs_the_answer(client: httpx.Client) -> None:
+    # Without this, every "blocked" below could be a plugin that runs nothing.
+    result = run(client, "__import__('os').getpid() > 1 and 6 * 7")
+    assert result["outcome"] == "correct" and result["details"]["returned"] == "42"
+
+
+def test_no_tcp_connection_leaves_the_worker(client: httpx.Client, server: Server) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    accepted: list[object] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            accepted.append(listener.accept())
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    reason = blocked(
+        run(client, f"__import__('socket').create_connection(('127.0.0.1', {port}), 2)")
+    )
+    thread.join()
+    listener.close()
+    assert accepted == [], "the worker reached a listener on the host"
+    assert "Errno" in reason
+    assert_still_judging(client, server)
+
+
+def test_no_udp_datagram_leaves_the_worker(client: httpx.Client) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(0.3)
+        port = sink.getsockname()[1]
+        blocked(
+            run(client, f"__import__('socket').socket(2, 2).sendto(b'x', ('127.0.0.1', {port}))")
+        )
+        with pytest.raises(TimeoutError):
+            sink.recvfrom(16)
+
+
+def test_no_file_is_written_outside_scratch(client: httpx.Client, outside: Path) -> None:
+    target = outside / "planted"
+    blocked(run(client, f"open({str(target)!r}, 'w').write('pwned')"))
+    assert not target.exists()
+    repo_target = Path(__file__).with_name("planted-by-a-verifier")
+    blocked(run(client, f"open({str(repo_target)!r}, 'w').write('pwned')"))
+    assert not repo_target.exists()
+
+
+def test_scratch_is_private_and_writable(client: httpx.Client) -> None:
+    # Libraries that need a temporary file still work; the host's /tmp is not seen.
+    marker = Path("/tmp") / f"referee-scratch-{secrets.token_hex(4)}"
+    result = run(
+        client,
+        f"(open({str(marker)!r}, 'w').write('x'), __import__('tempfile').mkdtemp())",
+    )
+    assert result["outcome"] == "correct", result
+    assert not marker.exists()
+
+
+def test_root_only_files_cannot_be_read(client: httpx.Client, outside: Path) -> None:
+    reason = blocked(run(client, f"open({str(outside / 'root-only')!r}).read()"))
+    assert "Permission denied" in reason
+    blocked(run(client, "open('/etc/shadow').read()"))
+    blocked(run(client, "__import__('os').listdir('/root')"))
+
+
+def test_no_shell_or_program_runs(client: httpx.Client, server: Server, outside: Path) -> None:
+    marker = outside / "from-a-shell"
+    for expression in (
+        f"__import__('subprocess').run(['/bin/sh', '-c', 'touch {marker}'])",
+        f"__import__('os').execv('/bin/sh', ['sh', '-c', 'touch {marker}'])",
+        f"__import__('os').posix_spawn('/bin/sh', ['sh', '-c', 'touch {marker}'], {{}})",
+        "__import__('os').fork()",
+    ):
+        blocked(run(client, expression))
+    # os.system reports the shell's failure as a status instead of raising.
+    result = run(client, f"__import__('os').system('touch {marker}')")
+    assert result["details"].get("returned") != "0", result
+    time.sleep(0.2)
+    assert not marker.exists()
+    assert_still_judging(client, server)
+
+
+def _worker_pids(client: httpx.Client) -> set[int]:
+    pids: set[int] = set()
+    deadline = time.monotonic() + 10
+    while len(pids) < 2 and time.monotonic() < deadline:
+        body = {"verifier": "misbehave", "items": [{"response": f"ok {i}"} for i in range(8)]}
+        for result in client.post("/score", json=body).json()["results"]:
+            pids.add(int(result["details"]["pid"]))
+    return pids
+
+
+def test_server_and_other_workers_cannot_be_signalled_or_read(
+    client: httpx.Client, server: Server
+) -> None:
+    workers = _worker_pids(client)
+    assert len(workers) == 2
+    server_pid = server.process.pid
+    targets = sorted({server_pid, *workers})
+    for pid in targets:
+        blocked(
+            run(
+                client,
+                f"__import__('os').kill({pid}, 19) if {pid} != __import__('os').getpid() "
+                "else 1 / 0",
+            )
+        )
+        blocked(
+            run(
+                client,
+                f"open('/proc/{pid}/environ', 'rb').read() if {pid} != __import__('os').getpid() "
+                "else 1 / 0",
+            )
+        )
+        blocked(
+            run(
+                client,
+                f"open('/proc/{pid}/mem', 'rb') if {pid} != __import__('os').getpid() else 1 / 0",
+            )
+        )
+    # A pid with bits above 32 is the same pid to the kernel.
+    blocked(run(client, f"__import__('os').kill({server_pid + (1 << 32)}, 19)"))
+    blocked(run(client, "__import__('os').kill(-1, 19)"))
+    blocked(run(client, "__import__('os').kill(0, 19)"))
+    assert_still_judging(client, server)
+
+
+def test_the_server_secrets_are_not_in_the_worker(client: httpx.Client) -> None:
+    # run() asserts the secret never appears in a response.
+    env = run(client, "dict(__import__('os').environ)")
+    assert env["outcome"] == "correct" and "REFEREE_TEST_SECRET" not in env["details"]["returned"]
+    run(client, "__import__('sys').argv")
+    blocked(run(client, "open('/proc/self/environ', 'rb').read()"))
+
+
+def test_memory_and_process_calls_are_denied(client: httpx.Client, server: Server) -> None:
+    libc = "__import__('ctypes').CDLL(None, use_errno=True)"
+    # ptrace(PTRACE_ATTACH, server), unshare(CLONE_NEWUSER), mount: all refused (-1).
+    for call in (
+        f"{libc}.ptrace(16, {server.process.pid}, 0, 0)",
+        f"{libc}.unshare(0x10000000)",
+        f"{libc}.mount(b'none', b'/mnt', b'tmpfs', 0, None)",
+    ):
+        assert run(client, call)["details"]["returned"] == "-1", call
+    assert_still_judging(client, server)
