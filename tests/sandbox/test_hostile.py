@@ -36,7 +36,8 @@ import httpx
 import pytest
 from support import Server, start_server, stop_server
 
-JAIL_UID_BASE = 60000  # referee.sandbox._BASE_UID: jail uids are 60000 + worker slot
+JAIL_UID_BASE = 60000  # uids.AUTO_BASE: each server claims a block of 256 uids from here,
+UID_BLOCK = 256  # its jails in the lower half, its confined workers in the upper half
 SESSION_WORKERS = 2  # the session server of conftest.py (start_server's default)
 CONTAINED = "contained"
 REPO = Path(__file__).resolve().parents[2]
@@ -156,6 +157,10 @@ class JailCensus:
     strays: list[Proc] = field(default_factory=list)
 
 
+def _is_jail_uid(uid: int) -> bool:
+    return uid >= JAIL_UID_BASE and (uid - JAIL_UID_BASE) % UID_BLOCK < UID_BLOCK // 2
+
+
 def jail_census(server_pid: int) -> JailCensus:
     """Jail processes below ``server_pid`` (the workers reap orphans: they stay below it).
 
@@ -168,8 +173,8 @@ def jail_census(server_pid: int) -> JailCensus:
     procs = _processes()
     below = _descendants(procs, server_pid)
     census = JailCensus()
-    jail = [p for p in below if p.uid >= JAIL_UID_BASE]
-    host = {p.pid for p in below if p.uid < JAIL_UID_BASE}
+    jail = [p for p in below if _is_jail_uid(p.uid)]
+    host = {p.pid for p in below if not _is_jail_uid(p.uid)}
     outer = {p.pid for p in jail if p.comm == "bwrap" and p.ppid in host}
     inner = {p.pid for p in jail if p.comm == "bwrap" and p.ppid in outer}
     seen_inner: set[int] = set()
@@ -865,7 +870,7 @@ def test_call_based_tests_do_not_leak_expected_outputs(
 @pytest.fixture(scope="module")
 def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One worker, so that consecutive items share one jail; the secret in its env."""
-    env = {**OWN_ENV, "REFEREE_SANDBOX_UID_BASE": "60100", "REFEREE_TEST_SECRET": SECRET}
+    env = {**OWN_ENV, "REFEREE_TEST_SECRET": SECRET}
     srv = start_server(tmp_path_factory.mktemp("hostile"), env, workers=1)
     yield srv
     stop_server(srv)
@@ -977,7 +982,7 @@ def test_nothing_carries_over_between_items(
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(tmp_path, {**OWN_ENV, "REFEREE_SANDBOX_UID_BASE": "60200"}, workers=1)
+    srv = start_server(tmp_path, OWN_ENV, workers=1)
     yield srv
     stop_server(srv)
 
