@@ -137,13 +137,17 @@ def _free_port() -> int:
         return port
 
 
-def start_server(workers: int, log_dir: Path) -> Server:
-    """A fresh ``referee serve`` (so an empty cache), defaults except ``--workers``."""
+def start_server(workers: int, log_dir: Path, env_extra: dict[str, str] | None = None) -> Server:
+    """A fresh ``referee serve`` (so an empty cache), defaults except ``--workers``.
+
+    ``env_extra``: settings (``REFEREE_*``) for this server; the caller's are not passed on.
+    """
     referee = Path(sys.executable).with_name("referee")
     port = _free_port()
     log = log_dir / f"referee-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFEREE_")}
     env["REFEREE_LOG_LEVEL"] = "warning"
+    env.update(env_extra or {})
     with log.open("wb") as out:
         process = subprocess.Popen(
             [

@@ -218,7 +218,7 @@ class WorkerPool:
             memory_limit_mb=self.config.memory_limit_mb,
             plugins=self.config.plugins,
             sandbox=self.config.sandbox,
-            lane=slot.lane,
+            opens_jail=slot.lane == "code" or not self._code_lane,
             jail_uid=block.jail(slot.index),
             judge_uid=block.judge(slot.index),
             confine=self.config.confine,

@@ -40,7 +40,7 @@ class WorkerConfig:
     memory_limit_mb: int
     plugins: tuple[str, ...] = ()
     sandbox: str = "auto"
-    lane: str = "judge"  # "code": opens its jail before confining itself
+    opens_jail: bool = False  # code lane (or one shared lane): start the jail before confining
     jail_uid: int = 60000
     judge_uid: int = 60128
     confine: bool = True
@@ -193,7 +193,7 @@ _DOCKER_ENV = ("DOCKER_HOST", "REFEREE_DOCKER_IMAGE", "REFEREE_DOCKER_RUNTIME")
 
 def _docker_groups(config: WorkerConfig) -> tuple[int, ...]:
     """The Docker socket's group, kept by the code lane of the docker backend."""
-    if config.lane != "code" or config.sandbox != "docker":
+    if not config.opens_jail or config.sandbox != "docker":
         return ()
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     path = host.removeprefix("unix://")
@@ -205,7 +205,7 @@ def _docker_groups(config: WorkerConfig) -> tuple[int, ...]:
 
 def _open_jail(config: WorkerConfig) -> bool:
     """Start the code lane's jail while we may still start processes."""
-    if config.lane != "code":
+    if not config.opens_jail:
         return False
     try:
         sandbox.current()
@@ -238,7 +238,7 @@ def main(conn: Connection, config: WorkerConfig) -> None:
     _limit_memory(config.memory_limit_mb)
     report: dict[str, object] = {"missing": ["confinement (switched off)"]}
     if config.confine:
-        docker = config.lane == "code" and config.sandbox == "docker"
+        docker = config.opens_jail and config.sandbox == "docker"
         state = confine.confine(
             config.judge_uid,
             keep_groups=_docker_groups(config),
