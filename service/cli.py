@@ -47,6 +47,7 @@ def serve(
 
     from referee.service.app import create_app
     from referee.service.auth import load_key_hashes
+    from referee.service.http_protocol import protocol_with_header_timeout
     from referee.service.logs import configure
     from referee.service.settings import Settings
 
@@ -80,6 +81,7 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
+        http=protocol_with_header_timeout(settings.header_timeout_s),
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
     )
 

@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         None, ge=0, le=65535, description="`referee worker`: serve /metrics on this port."
     )
     # Hardening.
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="An HTTP connection that has not sent a whole request's headers this "
+        "long after opening (or after its first byte) is closed.",
+    )
     api_key_hashes: str = Field(
         "", description="Comma-separated sha256 hex digests of accepted API keys."
     )
