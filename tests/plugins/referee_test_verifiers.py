@@ -5,7 +5,8 @@ every case: ``hang_in_c`` blocks the soft-deadline signal and sleeps, as code
 stuck in a C extension would (only the hard deadline ends it); ``sleep:S``
 sleeps S seconds in Python; ``crash`` kills its own process; ``crash_group`` kills
 its whole process group (a ``referee worker`` with its pool, started in a session of
-its own: the item kills its worker every time); ``raise`` raises a
+its own: the item kills its worker every time, where the worker is not confined;
+confined, the kill is refused and the item is a verifier error); ``raise`` raises a
 bug-like exception; ``memory`` allocates until it fails; anything else is correct.
 """
 

@@ -163,8 +163,21 @@ def test_kill_replica_client_retries_on_the_other(cluster: Cluster, server: Serv
     cluster.replicas.remove(victim)
 
 
-def test_poison_item_ends_as_error(cluster: Cluster) -> None:
+@pytest.fixture
+def unconfined(redis_server: Redis, tmp_path: Path) -> Iterator[Cluster]:
+    """Workers whose verifiers may kill their own ``referee worker`` (confinement off).
+
+    Confined, a verifier cannot signal its process group (tests/service/test_confinement.py);
+    this stands for whatever else can take a whole worker down with one item (the
+    kernel's OOM killer, a segfault in the consumer).
+    """
+    env = {**ENV, "REFEREE_REDIS_PREFIX": "t-poison", "REFEREE_CONFINE_WORKERS": "false"}
+    yield from cluster_of(tmp_path, redis_server, env, 2, 1)
+
+
+def test_poison_item_ends_as_error(unconfined: Cluster) -> None:
     """An item that kills its worker every time: an error after max_deliveries, not a loop."""
+    cluster = unconfined
     stop = threading.Event()
 
     def supervise() -> None:  # what systemd or Kubernetes would do: restart dead workers
