@@ -13,6 +13,7 @@ judging.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import socket
@@ -235,3 +236,39 @@ def test_memory_and_process_calls_are_denied(client: httpx.Client, server: Serve
     ):
         assert run(client, call)["details"]["returned"] == "-1", call
     assert_still_judging(client, server)
+
+
+def _uids_below(root: int) -> set[int]:
+    """Real uids of every process below ``root``."""
+    parents: dict[int, int] = {}
+    uids: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(name)] = int(fields["PPid"])
+        uids[int(name)] = int(fields["Uid"].split()[0])
+    below: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - below
+        below |= frontier
+    return {uids[pid] for pid in below if pid in uids}
+
+
+def test_servers_on_one_host_never_share_a_uid(server: Server, tmp_path: Path) -> None:
+    # Per-uid process limits and same-uid signals must not reach another server's workers.
+    second = start_server(tmp_path, ENV, workers=2)
+    try:
+        ours, theirs = _uids_below(server.process.pid), _uids_below(second.process.pid)
+    finally:
+        stop_server(second)
+    ours.discard(0)
+    theirs.discard(0)
+    # Two judge lanes and two code lanes each: 4 worker uids and 2 jail uids at least.
+    assert len(ours) >= 6 and len(theirs) >= 6, (ours, theirs)
+    assert not ours & theirs
