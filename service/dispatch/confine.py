@@ -19,7 +19,7 @@ an exploit in any library then has nowhere to go:
 5. Landlock, where the kernel has it: reads only under the interpreter's trees,
    the code's own and system libraries, writes only in scratch, no TCP, no
    signals or abstract sockets outside its own domain;
-6. seccomp: no exec, no new processes, no sockets but AF_UNIX, no ptrace or
+6. seccomp: no exec, no new processes, no new sockets, no ptrace or
    cross-process memory access, no signals to other processes, no mount,
    namespace, keyring, bpf or io_uring calls.
 
@@ -379,7 +379,7 @@ def _load_seccomp() -> ModuleType | None:
     return module
 
 
-def _seccomp(sc: ModuleType) -> None:
+def _seccomp(sc: ModuleType, connect_unix: bool) -> None:
     deny = sc.ERRNO(errno.EPERM)
     f = sc.SyscallFilter(defaction=sc.ALLOW)
     for name in _DENIED:
@@ -387,8 +387,13 @@ def _seccomp(sc: ModuleType) -> None:
             f.add_rule(deny, name)
     f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))  # fork, not a thread
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc falls back to clone for threads
-    f.add_rule(deny, "socket", sc.Arg(0, sc.NE, _AF_UNIX))
-    f.add_rule(deny, "socketpair", sc.Arg(0, sc.NE, _AF_UNIX))
+    if connect_unix:  # the Docker backend reaches its engine over a unix socket
+        f.add_rule(deny, "socket", sc.Arg(0, sc.NE, _AF_UNIX))
+        f.add_rule(deny, "socketpair", sc.Arg(0, sc.NE, _AF_UNIX))
+    else:  # no new sockets at all: a judge talks over the pipe it was given
+        for name in ("socket", "socketpair", "connect", "bind", "listen", "accept", "accept4"):
+            f.add_rule(deny, name)
+        f.add_rule(deny, "sendto", sc.Arg(4, sc.NE, 0))  # to an address: not a connected peer
     for cmd in (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX):
         f.add_rule(deny, "fcntl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, cmd))
     for cmd in (_FIOSETOWN, _SIOCSPGRP, _TIOCSTI):
@@ -431,13 +436,20 @@ def _scrub_secrets(keep: tuple[str, ...]) -> None:
 
 
 def confine(
-    uid: int | None, *, keep_groups: tuple[int, ...] = (), keep_env: tuple[str, ...] = ()
+    uid: int | None,
+    *,
+    keep_groups: tuple[int, ...] = (),
+    keep_env: tuple[str, ...] = (),
+    connect_unix: bool = False,
 ) -> Confinement:
     """Confine this process for good; apply what this machine allows.
 
     ``uid``: the unprivileged uid to become when running as root (None: stay).
     ``keep_groups``: supplementary groups kept (e.g. the Docker socket's group
     for the code lane of the docker backend, whose engine is root-equivalent).
+    ``connect_unix``: may open AF_UNIX sockets and connect (the Docker engine's
+    socket); otherwise no socket can be created, bound or connected at all (not
+    the forkserver's, not syslog's).
     ``keep_env``: environment variables kept besides the harmless ones; every
     other one (API key digests, a Redis URL with its password) is removed, and
     the environment block the process started with is overwritten.
@@ -482,7 +494,7 @@ def confine(
         state.missing.append("seccomp (no libseccomp)")
     else:
         try:
-            _seccomp(seccomp)
+            _seccomp(seccomp, connect_unix)
             state.seccomp = True
         except (OSError, RuntimeError, ValueError) as exc:
             state.missing.append(f"seccomp ({exc})")

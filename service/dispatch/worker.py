@@ -243,6 +243,7 @@ def main(conn: Connection, config: WorkerConfig) -> None:
             config.judge_uid,
             keep_groups=_docker_groups(config),
             keep_env=_DOCKER_ENV if docker else (),
+            connect_unix=docker,
         )
         report = dataclasses.asdict(state)
     conn.send(("ready", report))

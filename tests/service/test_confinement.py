@@ -218,6 +218,24 @@ def test_server_and_other_workers_cannot_be_signalled_or_read(
     assert_still_judging(client, server)
 
 
+def test_no_local_socket_can_be_reached(client: httpx.Client, tmp_path: Path) -> None:
+    # The forkserver, syslog, a database's socket: a judge creates no socket at all.
+    listener = socket.socket(socket.AF_UNIX)
+    path = Path("/var/tmp") / f"referee-sock-{secrets.token_hex(4)}"
+    listener.bind(str(path))
+    path.chmod(0o777)
+    listener.listen()
+    listener.settimeout(0.5)
+    try:
+        blocked(run(client, f"__import__('socket').socket(1).connect({str(path)!r})"))
+        blocked(run(client, "__import__('socket').socketpair()"))
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+        path.unlink()
+
+
 def test_the_server_secrets_are_not_in_the_worker(client: httpx.Client) -> None:
     # run() asserts the secret never appears in a response.
     env = run(client, "dict(__import__('os').environ)")
