@@ -90,6 +90,7 @@ def build_dispatcher(settings: Settings, metrics: Metrics) -> Dispatcher:
             settings.redis_cache_ttl_s,
         ),
         on_stats,
+        on_malformed=lambda source: metrics.malformed.labels(source).inc(),
     )
     dispatcher.start()
     return dispatcher

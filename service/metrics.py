@@ -118,6 +118,13 @@ class Metrics:
             "Task entries dropped because their deadline passed.",
             registry=r,
         )
+        self.malformed = Counter(
+            "referee_malformed_entries",
+            "Redis entries and values that did not decode and were never used, by where they "
+            "were read: task (a task entry), result (a reply entry), cache (a cached result).",
+            ["source"],
+            registry=r,
+        )
         self.handed_back = Counter(
             "referee_handed_back_entries",
             "Task entries a stopping worker put back on the stream.",

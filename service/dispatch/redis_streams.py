@@ -13,6 +13,11 @@ connections), so ``submit`` is thread-safe and callable from any event loop.
 When Redis is unreachable, ``alive`` is 0 (the app answers 503), tasks waiting for a
 result get ``status: "error"``, kind ``backend_unavailable`` (retryable), and the
 dispatcher reconnects by itself.
+
+What comes back from Redis is decoded by the checked codec, never executed. A cached
+value that does not decode is a miss: it is deleted and the task is queued for
+judging. A reply that does not decode answers its task ``status: "error"``, kind
+``bad_entry``. Both are logged and reported to ``on_malformed`` (the app counts them).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from referee.service.cache import cache_key
-from referee.service.dispatch._redis_wire import SUBMIT, Keys, TaskEntry, loads_result
+from referee.service.dispatch._codec import WireError, decode_result
+from referee.service.dispatch._redis_wire import SUBMIT, Keys, TaskEntry
 from referee.service.dispatch._task import Task, TaskResult
 from referee.service.dispatch.pool import Entry
 from referee.service.logs import request_id
@@ -100,7 +106,10 @@ class RedisDispatcher:
     """Sends tasks through Redis Streams to ``referee worker`` processes."""
 
     def __init__(
-        self, config: RedisConfig, on_stats: Callable[[RedisStats], None] | None = None
+        self,
+        config: RedisConfig,
+        on_stats: Callable[[RedisStats], None] | None = None,
+        on_malformed: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.keys = Keys(config.prefix)
@@ -108,10 +117,12 @@ class RedisDispatcher:
         self.reply_key = self.keys.reply(self.replica)
         self.stats = RedisStats()
         self._on_stats = on_stats or (lambda stats: None)
+        self._on_malformed = on_malformed or (lambda source: None)
         self._pending: dict[str, Entry] = {}
         self._tids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[tuple[list[Entry], str, float]] | None = None
+        # (entries, request id, deadline, fresh: skip and delete an unreadable cached value)
+        self._outbox: asyncio.Queue[tuple[list[Entry], str, float, bool]] | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._closing = False
@@ -135,7 +146,7 @@ class RedisDispatcher:
                 entry.deliver(_unavailable())
             return
         deadline = time.time() + self.config.request_timeout_s
-        item = (chunk, request_id.get(), deadline)
+        item = (chunk, request_id.get(), deadline, False)
         self._loop.call_soon_threadsafe(self._outbox.put_nowait, item)
 
     def start(self, wait_s: float = 5.0) -> None:
@@ -207,34 +218,52 @@ class RedisDispatcher:
             batch = [await self._outbox.get()]
             while not self._outbox.empty() and len(batch) < 64:
                 batch.append(self._outbox.get_nowait())
-            sent: list[str] = []
+            sent: list[tuple[str, str, float]] = []
             try:
                 async with r.pipeline(transaction=False) as pipe:
-                    for chunk, rid, deadline in batch:
+                    for chunk, rid, deadline, fresh in batch:
                         for entry in chunk:
                             if entry.is_cancelled():
                                 continue
                             tid = format(next(self._tids), "x")
+                            try:
+                                args = self._submit_args(entry.task, tid, rid, deadline, fresh)
+                            except WireError as exc:
+                                entry.deliver(_unsendable(exc))
+                                continue
                             self._pending[tid] = entry
-                            sent.append(tid)
-                            await script(
-                                keys=self._submit_keys(entry.task),
-                                args=self._submit_args(entry.task, tid, rid, deadline),
-                                client=pipe,
-                            )
+                            sent.append((tid, rid, deadline))
+                            await script(keys=self._submit_keys(entry.task), args=args, client=pipe)
                     replies = await pipe.execute() if sent else []
             except RedisError as exc:
-                for tid in sent:
+                for tid, _, _ in sent:
                     entry_or_none = self._pending.pop(tid, None)
                     if entry_or_none is not None:
                         entry_or_none.deliver(_unavailable())
                 self._disconnected(exc)
                 continue
-            for tid, reply in zip(sent, replies, strict=True):
+            for (tid, rid, deadline), reply in zip(sent, replies, strict=True):
                 if int(reply[0]) == 1:
                     entry_or_none = self._pending.pop(tid, None)
                     if entry_or_none is not None:
-                        entry_or_none.deliver(replace(loads_result(reply[1]), cached=True))
+                        self._cache_hit(entry_or_none, reply[1], rid, deadline)
+
+    def _cache_hit(self, entry: Entry, data: bytes, rid: str, deadline: float) -> None:
+        try:
+            result = decode_result(data)
+        except WireError as exc:
+            # Never trust it; judge the task instead (the worker overwrites the value).
+            self._on_malformed("cache")
+            log.warning(
+                "unreadable cached result for %s (%s): judging it again",
+                entry.task.verifier,
+                exc,
+                extra={"request_id": rid},
+            )
+            assert self._outbox is not None
+            self._outbox.put_nowait(([entry], rid, deadline, True))
+            return
+        entry.deliver(replace(result, cached=True))
 
     def _key_of(self, task: Task) -> str:
         verifier = REGISTRY.get(task.verifier)
@@ -247,12 +276,15 @@ class RedisDispatcher:
         k = self.keys
         return [k.tasks, k.cache(key), k.inflight(key), k.waiters(key)]
 
-    def _submit_args(self, task: Task, tid: str, rid: str, deadline: float) -> list[Any]:
+    def _submit_args(
+        self, task: Task, tid: str, rid: str, deadline: float, fresh: bool = False
+    ) -> list[Any]:
         entry = TaskEntry("", deadline, self.reply_key, tid, task, rid, self._key_of(task), 0)
         f = entry.fields()
         ttl = max(1, int(deadline - time.time()) + 5)
         slack = min(30.0, self.config.request_timeout_s / 10)
-        return [f["d"], f["rp"], f["t"], f["p"], f["rid"], f["k"], ttl, f["h"], slack]
+        fresh_flag = "1" if fresh else "0"
+        return [f["d"], f["rp"], f["t"], f["p"], f["rid"], f["k"], ttl, f["h"], slack, fresh_flag]
 
     async def _read(self, r: aioredis.Redis) -> None:
         last = "0-0"
@@ -265,13 +297,36 @@ class RedisDispatcher:
                 for _stream, entries in streams or []:
                     for entry_id, fields in entries:
                         last = entry_id.decode()
-                        entry = self._pending.pop(fields[b"t"].decode(), None)
-                        if entry is not None:
-                            entry.deliver(loads_result(fields[b"r"]))
+                        self._answer(entry_id, fields)
                 if streams:
                     await r.xtrim(self.reply_key, minid=last, approximate=False)
             except RedisError as exc:
                 self._disconnected(exc)
+
+    def _answer(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        """Deliver one reply entry's result; one that does not decode answers an error."""
+        raw_tid = fields.get(b"t")
+        tid = raw_tid.decode("ascii", "replace") if isinstance(raw_tid, bytes) else ""
+        entry = self._pending.pop(tid, None)
+        if entry is None:
+            if not tid:
+                self._on_malformed("result")
+                log.warning("reply entry %s has no task id: dropped", entry_id.decode())
+            return  # else: a late answer to a task nobody waits for any more
+        try:
+            data = fields.get(b"r")
+            if data is None:
+                raise WireError("no result field")
+            result = decode_result(data)
+        except WireError as exc:
+            self._on_malformed("result")
+            log.warning("unreadable result in reply entry %s: %s", entry_id.decode(), exc)
+            result = TaskResult.fail(
+                "bad_entry",
+                "the result of this item could not be decoded",
+                retryable=True,
+            )
+        entry.deliver(result)
 
     async def _monitor(self, r: aioredis.Redis, live_script: Any) -> None:
         while True:
@@ -311,6 +366,12 @@ class RedisDispatcher:
         """Forget tasks whose caller stopped waiting (deadline passed, request gone)."""
         for tid in [t for t, e in self._pending.items() if e.is_cancelled()]:
             self._pending.pop(tid, None)
+
+
+def _unsendable(exc: WireError) -> TaskResult:
+    return TaskResult.fail(
+        "bad_entry", f"the task cannot be sent to a worker: {exc}", retryable=False
+    )
 
 
 def _unavailable(message: str = "the task queue (redis) is unreachable") -> TaskResult:

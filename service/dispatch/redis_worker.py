@@ -17,6 +17,10 @@ Nothing is lost:
   worker are judged one at a time, so a poison entry does not take innocent ones
   with it again.
 - An entry past its deadline is answered with kind ``deadline`` without judging.
+- An entry that does not decode (another format version, a pickle, a wrong field)
+  is never judged: it is answered ``status: "error"``, kind ``bad_entry``, when its
+  reply stream and task id can be read, else acknowledged and deleted; either way it
+  is logged and counted (``referee_malformed_entries{source="task"}``).
 - On SIGTERM it stops reading, lets what it holds finish for ``shutdown_grace_s``,
   and hands the rest back to the stream for other workers.
 """
@@ -37,16 +41,20 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from referee.service.cache import is_cacheable
-from referee.service.dispatch._redis_wire import FINISH, Keys, TaskEntry, dumps_result
-from referee.service.dispatch._task import TaskResult
+from referee.service.dispatch._codec import WireError, encode_result
+from referee.service.dispatch._redis_wire import FINISH, BadEntry, Keys, TaskEntry
+from referee.service.dispatch._task import Task, TaskResult
 from referee.service.dispatch.pool import Entry, WorkerPool
 from referee.service.dispatch.redis_streams import REPLY_TTL_S, connect, ensure_group
 from referee.service.logs import request_id
 from referee.service.metrics import Metrics
+from referee.verifiers import NO_CONTEXT
 
 __all__ = ["RedisWorker", "WorkerOptions"]
 
 log = logging.getLogger("referee.worker")
+
+_NO_TASK = Task("-", None, "", None, NO_CONTEXT)  # what a rejected entry is answered as
 
 _HEARTBEAT = """
 redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]), ARGV[1])
@@ -83,7 +91,7 @@ class RedisWorker:
         self._suspects: set[str] = set()
         self._finishing: set[str] = set()
         self._handed_back: set[str] = set()
-        self._results: asyncio.Queue[tuple[TaskEntry, TaskResult]] = asyncio.Queue()
+        self._results: asyncio.Queue[tuple[TaskEntry, TaskResult, bytes]] = asyncio.Queue()
         self._room = asyncio.Event()
         self._stopping = False
 
@@ -197,9 +205,9 @@ class RedisWorker:
 
     def _accept(self, entry_id: bytes, fields: dict[bytes, bytes], deliveries: int) -> None:
         try:
-            entry = TaskEntry.parse(entry_id, fields)
-        except Exception:  # a malformed entry: drop it rather than crash every worker
-            log.exception("dropping malformed entry %s", entry_id)
+            entry = TaskEntry.parse(entry_id, fields, self.keys)
+        except BadEntry as exc:
+            self._reject(entry_id, exc)
             return
         token = request_id.set(entry.rid)
         try:
@@ -242,6 +250,22 @@ class RedisWorker:
         finally:
             request_id.reset(token)
 
+    def _reject(self, entry_id: bytes, bad: BadEntry) -> None:
+        """Never judge a malformed entry: answer it as an error if we can, else drop it."""
+        eid = entry_id.decode(errors="replace")
+        if eid in self._held:
+            return  # a second delivery of an entry already being rejected
+        self.metrics.malformed.labels("task").inc()
+        answered = "answering it as an error" if bad.reply else "dropping it"
+        log.warning("malformed task entry: %s; %s", bad, answered, extra={"request_id": bad.rid})
+        entry = TaskEntry(eid, 0.0, bad.reply, bad.tid, _NO_TASK, bad.rid, bad.key, 0)
+        result = TaskResult.fail(
+            "bad_entry", "the task entry could not be decoded; it was not judged", retryable=False
+        )
+        self._held[eid] = entry
+        self._finishing.add(eid)
+        self._results.put_nowait((entry, result, encode_result(result)))
+
     def _expired(self, entry: TaskEntry) -> None:
         log.info(
             "dropping entry %s: its deadline passed", entry.id, extra={"request_id": entry.rid}
@@ -271,6 +295,17 @@ class RedisWorker:
         if entry.id not in self._held or entry.id in self._finishing:
             return  # already answered (a deadline raced the judgement)
         self._finishing.add(entry.id)
+        try:
+            data = encode_result(result)
+        except WireError as exc:  # a verifier's details or payload that JSON cannot hold
+            log.error("result of %s cannot be sent: %s", entry.task.verifier, exc)
+            result = TaskResult.fail(
+                "verifier_error",
+                f"{entry.task.verifier}: the result cannot be encoded: {exc}",
+                retryable=False,
+                elapsed_s=result.elapsed_s,
+            )
+            data = encode_result(result)
         if result.status == "ok" or result.error is None or result.error.kind != "deadline":
             if result.elapsed_s:
                 self.metrics.verifier_seconds.labels(entry.task.verifier).observe(result.elapsed_s)
@@ -278,7 +313,7 @@ class RedisWorker:
             self.metrics.items.labels(entry.task.verifier, outcome).inc()
         if result.error is not None:
             self.metrics.errors.labels(result.error.kind).inc()
-        self._results.put_nowait((entry, result))
+        self._results.put_nowait((entry, result, data))
 
     async def _write(self, r: aioredis.Redis, finish: Any) -> None:
         while True:
@@ -288,14 +323,14 @@ class RedisWorker:
             while True:
                 try:
                     async with r.pipeline(transaction=False) as pipe:
-                        for entry, result in batch:
-                            await self._finish_call(finish, pipe, entry, result)
+                        for entry, result, data in batch:
+                            await self._finish_call(finish, pipe, entry, result, data)
                         await pipe.execute()
                     break
                 except (RedisError, OSError) as exc:
                     log.warning("could not write %d results (%s); retrying", len(batch), exc)
                     await asyncio.sleep(0.5)
-            for entry, _ in batch:
+            for entry, _, _ in batch:
                 self._held.pop(entry.id, None)
                 self._finishing.discard(entry.id)
                 self._suspects.discard(entry.id)
@@ -303,10 +338,14 @@ class RedisWorker:
             self._room.set()
 
     async def _finish_call(
-        self, finish: Any, pipe: Any, entry: TaskEntry, result: TaskResult
+        self, finish: Any, pipe: Any, entry: TaskEntry, result: TaskResult, data: bytes
     ) -> None:
         key = entry.key or "-"
         k = self.keys
+        if not entry.reply:  # a malformed entry with nowhere to answer
+            pipe.xack(k.tasks, k.group, entry.id)
+            pipe.xdel(k.tasks, entry.id)
+            return
         cacheable = "1" if entry.key and is_cacheable(result) else "0"
         await finish(
             keys=[k.tasks, entry.reply, k.cache(key), k.inflight(key), k.waiters(key), k.stats],
@@ -314,7 +353,7 @@ class RedisWorker:
                 k.group,
                 entry.id,
                 entry.tid,
-                dumps_result(result),
+                data,
                 cacheable,
                 self.options.cache_ttl_s,
                 REPLY_TTL_S,
