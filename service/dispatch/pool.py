@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from referee import verifiers
-from referee.service.dispatch import uids
+from referee.service.dispatch import _pipe, uids
 from referee.service.dispatch._task import Task, TaskResult
 from referee.service.dispatch.worker import RETIRE, RUN_CODE, WorkerConfig, main
 from referee.verifiers import Outcome, Score
@@ -230,11 +230,14 @@ class WorkerPool:
         )
         process.start()
         child.close()
-        hello = parent.recv() if parent.poll(_START_TIMEOUT_S) else None
-        if not (isinstance(hello, tuple) and hello[0] == "ready"):
+        try:
+            if not parent.poll(_START_TIMEOUT_S):
+                raise RuntimeError("worker process did not start")
+            report = _pipe.decode_hello(parent.recv_bytes(_pipe.MAX_MESSAGE_BYTES))
+        except (RuntimeError, OSError, EOFError, _pipe.WireError):
             process.kill()
-            raise RuntimeError("worker process did not start")
-        self._note_confinement(hello[1])
+            raise RuntimeError("worker process did not start") from None
+        self._note_confinement(report)
         with self._lock:
             self._set_alive(slot.lane, self._alive[slot.lane] + 1)
         return _Worker(process, parent)
@@ -289,7 +292,23 @@ class WorkerPool:
                     done += 1
                     break
                 try:
-                    result, rss_kb = worker.conn.recv()
+                    result, rss_kb = _pipe.decode_reply(
+                        worker.conn.recv_bytes(_pipe.MAX_MESSAGE_BYTES)
+                    )
+                except _pipe.WireError as exc:
+                    # Not what our worker code sends: it is not to be trusted any more.
+                    log.error("worker process sent a malformed reply (%s); replacing it", exc)
+                    self._retire(slot, "malformed", kill=True)
+                    self._finish(
+                        entry,
+                        TaskResult.fail(
+                            "verifier_error",
+                            "the worker process sent a malformed result",
+                            retryable=False,
+                        ),
+                    )
+                    done += 1
+                    break
                 except (EOFError, OSError):
                     self._retire(slot, "crash", kill=True)
                     entry.crashes += 1

@@ -23,7 +23,7 @@ from types import FrameType
 
 from referee import sandbox, verifiers
 from referee.sandbox import run_code
-from referee.service.dispatch import confine
+from referee.service.dispatch import _pipe, confine
 from referee.service.dispatch._task import Task, TaskResult
 from referee.verifiers import NO_CONTEXT, CannotJudge, Outcome, Score, second_opinion
 
@@ -222,8 +222,8 @@ def _jail_lost(has_jail: bool) -> bool:
 def main(conn: Connection, config: WorkerConfig) -> None:
     """Serve chunks until the pipe closes or ``None`` arrives.
 
-    Sends ``("ready", confinement)`` once, then one ``(TaskResult, rss_kb)`` per
-    task, in order; ``rss_kb`` is measured after the last task of a chunk (0
+    Sends a hello with its confinement report once, then one reply per task, in
+    order (``_pipe.py``: parsed by the pool, never unpickled); ``rss_kb`` is measured after the last task of a chunk (0
     otherwise) so the parent can recycle us, or is :data:`RETIRE` when a
     confined code-lane worker lost its jail and must be replaced.
     """
@@ -246,7 +246,7 @@ def main(conn: Connection, config: WorkerConfig) -> None:
             connect_unix=docker,
         )
         report = dataclasses.asdict(state)
-    conn.send(("ready", report))
+    conn.send_bytes(_pipe.hello(report))
     while True:
         try:
             chunk: list[Task] | None = conn.recv()
@@ -261,6 +261,6 @@ def main(conn: Connection, config: WorkerConfig) -> None:
             )
             _reap_orphans()
             if config.confine and _jail_lost(has_jail):
-                conn.send((result, RETIRE))
+                conn.send_bytes(_pipe.reply(result, RETIRE))
                 return
-            conn.send((result, _rss_kb() if i == last else 0))
+            conn.send_bytes(_pipe.reply(result, _rss_kb() if i == last else 0))

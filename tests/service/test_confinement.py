@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import secrets
 import shutil
 import socket
@@ -234,6 +235,35 @@ def test_no_local_socket_can_be_reached(client: httpx.Client, tmp_path: Path) ->
     finally:
         listener.close()
         path.unlink()
+
+
+class _Plant:
+    """Unpickled, runs ``touch marker`` in whichever process unpickles it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_subverted_worker_cannot_run_code_in_the_server(
+    client: httpx.Client, server: Server, outside: Path
+) -> None:
+    # The answer takes over the worker and writes a pickle down its pipe to the server,
+    # framed as multiprocessing frames a message; the server parses, never unpickles.
+    marker = outside / "ran-in-the-server"
+    payload = pickle.dumps((_Plant(marker), 0))
+    expression = (
+        "[c for c in __import__('gc').get_objects() "
+        "if type(c).__name__ == 'Connection'][0].send_bytes(" + repr(payload) + ")"
+    )
+    result = run(client, expression)
+    assert result["status"] == "error", result
+    assert result["error"]["kind"] == "verifier_error"
+    time.sleep(0.5)
+    assert not marker.exists(), "a worker's pickle ran in the server"
+    assert_still_judging(client, server)
 
 
 def test_the_server_secrets_are_not_in_the_worker(client: httpx.Client) -> None:
