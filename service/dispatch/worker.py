@@ -223,9 +223,10 @@ def main(conn: Connection, config: WorkerConfig) -> None:
     """Serve chunks until the pipe closes or ``None`` arrives.
 
     Sends a hello with its confinement report once, then one reply per task, in
-    order (``_pipe.py``: parsed by the pool, never unpickled); ``rss_kb`` is measured after the last task of a chunk (0
-    otherwise) so the parent can recycle us, or is :data:`RETIRE` when a
-    confined code-lane worker lost its jail and must be replaced.
+    order (``_pipe.py``: parsed by the pool, never unpickled). A reply's
+    ``rss_kb`` is measured after the last task of a chunk (0 otherwise) so the
+    parent can recycle us, or is :data:`RETIRE` when a confined code-lane worker
+    lost its jail and must be replaced.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
