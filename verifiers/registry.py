@@ -61,6 +61,12 @@ class Verifier(Generic[P]):
     # Seconds grading may take for this reference (code with many tests); None: the
     # engine's default item deadline.
     time_budget: TimeBudget[P] | None = None
+    # Params fields holding regular expressions: capped in length and compiled off
+    # the event loop before the engine sees them (``referee.verifiers.validation``).
+    pattern_params: tuple[str, ...] = ()
+    # For a verifier whose reference check is costly (a JSON Schema): the size in
+    # bytes of what it checks. Set: the check runs off the event loop, size-capped.
+    costly_reference_size: Callable[[Any], int] | None = None
 
     def __post_init__(self) -> None:
         if not is_dataclass(self.params_type):
