@@ -26,7 +26,7 @@ from referee.verifiers._types import InvalidParams, InvalidReference, UnknownVer
 from referee.verifiers.compose import resolve
 from referee.verifiers.registry import REGISTRY
 
-__all__ = ["Limits", "RequestCheckFailed", "precheck", "precheck_off_loop"]
+__all__ = ["Limits", "RequestCheckFailed", "needs_precheck", "precheck", "precheck_off_loop"]
 
 Loc = tuple[str | int, ...]
 
@@ -136,6 +136,29 @@ def precheck(
                 raise RequestCheckFailed(where[0], f"{verifier.name}: {exc}") from None
 
 
+def _names(raw: Any) -> set[str]:
+    names: set[str] = set()
+    for component in _components(raw):
+        if isinstance(component, str):
+            names.add(component)
+        elif isinstance(component, dict) and isinstance(component.get("name"), str):
+            names.add(component["name"])
+    return names
+
+
+def needs_precheck(items: Sequence[tuple[Any, Any]], default: Any) -> bool:
+    """Whether any verifier of the request has a costly check (a cheap scan)."""
+    costly = {
+        name
+        for name, v in REGISTRY.items()
+        if v.pattern_params or v.costly_reference_size is not None
+    }
+    seen: set[str] = set()
+    for raw in {json.dumps(spec, sort_keys=True) for spec, _ in items} | {json.dumps(default)}:
+        seen |= _names(json.loads(raw))
+    return not seen.isdisjoint(costly)
+
+
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 POOL_THREADS = 2
@@ -157,6 +180,8 @@ async def precheck_off_loop(items: Sequence[tuple[Any, Any]], default: Any, limi
     is a RequestCheckFailed naming the field it was on; its thread finishes the
     (size-bounded) work in the background.
     """
+    if not needs_precheck(items, default):
+        return
     progress: list[Loc] = [("verifier",)]
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_executor(), precheck, items, default, limits, progress)
