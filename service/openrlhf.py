@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 
 from referee.service.engine import BadRequest, Engine, ItemInput, ItemResult
-from referee.service.routes import check_sizes
+from referee.service.routes import check_costly, check_sizes
 from referee.service.settings import Settings
 
 __all__ = ["OpenRLHFRequest", "response_text", "router"]
@@ -143,6 +143,7 @@ async def openrlhf(
     ]
     engine: Engine = request.app.state.engine
     try:
+        await check_costly(items, spec, settings)
         results = await engine.score(items, spec) if items else []
     except BadRequest as exc:
         return JSONResponse(

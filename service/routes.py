@@ -28,6 +28,7 @@ from referee.service.schemas import (
 )
 from referee.service.settings import Settings
 from referee.verifiers import REGISTRY, Context
+from referee.verifiers.validation import Limits, RequestCheckFailed, precheck_off_loop
 
 __all__ = ["router"]
 
@@ -68,6 +69,26 @@ def _check_limits(body: ScoreRequest, settings: Settings) -> None:
     check_sizes([item.response for item in body.items], settings, "items", "items[{}].response")
 
 
+async def check_costly(items: Sequence[ItemInput], default: Any, settings: Settings) -> None:
+    """Compile the request's patterns and check its schemas off the event loop.
+
+    Raises BadRequest (a 422 naming the field) for an invalid or oversized pattern or
+    schema, or one that takes longer than ``validation_timeout_s`` to check.
+    """
+    limits = Limits(
+        max_pattern_chars=settings.max_pattern_chars,
+        max_schema_bytes=settings.max_schema_bytes,
+        timeout_s=settings.validation_timeout_s,
+    )
+    pairs = [(item.verifier, item.reference) for item in items]
+    try:
+        await precheck_off_loop(
+            pairs, default if default is not None else settings.default_verifier, limits
+        )
+    except RequestCheckFailed as exc:
+        raise BadRequest(exc.loc, exc.message) from None
+
+
 @router.post(
     "/score",
     response_model=ScoreResponse,
@@ -93,6 +114,7 @@ async def score(body: ScoreRequest, request: Request) -> Response:
         for it in body.items
     ]
     try:
+        await check_costly(items, spec_to_json(body.verifier), settings)
         if NDJSON in request.headers.get("accept", ""):
             return await _score_ndjson(_engine(request), items, spec_to_json(body.verifier))
         results = await _engine(request).score(items, spec_to_json(body.verifier))

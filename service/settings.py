@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     max_response_chars: int = Field(
         2_000_000, gt=0, description="Longest response text of one item, in characters."
     )
+    max_pattern_chars: int = Field(
+        2000, gt=0, description="Longest regular expression in verifier params, in characters."
+    )
+    max_schema_bytes: int = Field(
+        256 * 1024,
+        gt=0,
+        description="Largest JSON Schema in a json_schema reference (compact JSON, bytes).",
+    )
+    validation_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Time allowed to compile a request's patterns and check its schemas "
+        "(off the event loop); past it the request is a 422.",
+    )
     cache_size: int = Field(
         100_000, ge=0, description="Results kept in the in-process LRU cache (0 disables)."
     )

@@ -14,29 +14,50 @@ Two kinds of reference:
 Extraction (API process) takes, in the answer region (after ``</think>``), the
 ``<tool_call>`` blocks, else the last fenced code block, else the whole region;
 grading (worker) parses and checks it.
+
+Nothing is ever retrieved: ``$ref``, ``$dynamicRef`` and ``$recursiveRef`` resolve
+only inside the schema itself (and to the bundled meta-schemas). A reference to
+any other URI (``http://…``, ``file://…``, a relative one against an outside
+``$id``) makes the reference invalid (a 422), and grading runs with a registry
+whose retrieve function refuses. ``format`` is an annotation only (no format
+checker runs on answers), and an unknown ``$schema`` is refused rather than
+guessed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import jsonschema
+import referencing.jsonschema
 from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS  # type: ignore[import-untyped]
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
 
 from referee.verifiers._extract import answer_region
-from referee.verifiers._types import Context, InvalidReference, Outcome, Score
+from referee.verifiers._types import CannotJudge, Context, InvalidReference, Outcome, Score
 from referee.verifiers.registry import Verifier, register
 
-__all__ = ["JSON_SCHEMA", "JsonSchemaParams", "extract", "grade"]
+__all__ = ["JSON_SCHEMA", "JsonSchemaParams", "check_schema", "extract", "grade", "schema_size"]
 
 _TOOL_OPEN, _TOOL_CLOSE = "<tool_call>", "</tool_call>"
 _FENCE = re.compile(r"```[a-zA-Z]*[ \t]*\n(.*?)```", re.DOTALL)
 _SEP = "\x1e"  # between tool-call blocks in the extraction
 MAX_TOOL_CALLS = 32
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+# Keywords whose values are data, not subschemas: a "$ref" key inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "examples", "default"})
+_CHECKED_MAX = 65_536  # digests of schemas already checked (32 bytes each)
 
 
 @dataclass(frozen=True)
@@ -143,8 +164,16 @@ def grade(extracted: str, reference: Any, params: JsonSchemaParams, context: Con
         return Score(0.0, Outcome.BAD_FORMAT, details)
     if "schema" in reference:
         value = values[-1]
-        validator = validator_for(reference["schema"])(reference["schema"])
-        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        try:
+            validator = _validator(reference["schema"])
+            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        except (Unresolvable, InvalidReference) as exc:
+            raise CannotJudge("invalid_reference", f"reference.schema: {str(exc)[:200]}") from None
+        except (RecursionError, MemoryError, OverflowError, re.error) as exc:
+            raise CannotJudge(
+                "invalid_reference",
+                f"reference.schema could not be applied: {type(exc).__name__}",
+            ) from None
         if error is not None:
             path = "/".join(str(p) for p in error.absolute_path)
             details["reason"] = f"at /{path}: {error.message[:160]}"
@@ -154,6 +183,127 @@ def grade(extracted: str, reference: Any, params: JsonSchemaParams, context: Con
     if source != "tool" and len(values) == 1 and isinstance(values[0], list):
         values = values[0]
     return _grade_calls(values, expected, params, details)
+
+
+def _refuse(uri: str) -> Resource[Any]:
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+
+# Only the schema itself and the bundled meta-schemas (jsonschema adds those).
+_NO_RETRIEVAL: Registry[Any] = Registry(retrieve=_refuse)  # type: ignore[call-arg]
+
+
+def _validator_class(schema: dict[str, Any]) -> type[Validator]:
+    dialect = schema.get("$schema")
+    if dialect is None:
+        latest: type[Validator] = validator_for({})
+        return latest
+    if not isinstance(dialect, str):
+        raise InvalidReference("reference.schema.$schema must be a string")
+    cls: type[Validator] | None = validator_for(schema, default=None)  # type: ignore[arg-type]
+    if cls is None:
+        raise InvalidReference(
+            f"reference.schema.$schema: unknown dialect {str(dialect)[:100]!r} "
+            "(use a JSON Schema draft's meta-schema URI; nothing is retrieved)"
+        )
+    return cls
+
+
+def _validator(schema: dict[str, Any]) -> Validator:
+    return _validator_class(schema)(schema, registry=_NO_RETRIEVAL)
+
+
+def _check_refs(schema: dict[str, Any], cls: type[Validator]) -> None:
+    """Every reference must resolve inside the schema (or to a bundled meta-schema)."""
+    spec = referencing.jsonschema.specification_with(cls.META_SCHEMA["$schema"])
+    root = spec.create_resource(schema)
+    root_uri = root.id() or ""
+    registry = _NO_RETRIEVAL.with_resource(root_uri, root)
+    registry = SPECIFICATIONS.combine(registry).crawl()
+    stack: list[tuple[Any, str, str]] = [(schema, root_uri, "reference.schema")]
+    while stack:
+        node, base, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((v, base, f"{where}[{i}]") for i, v in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        try:
+            own_id = spec.id_of(node)
+        except Exception:  # a malformed $id: the meta-schema check reports it
+            own_id = None
+        if isinstance(own_id, str):
+            base = urljoin(base, own_id)
+        for key in _REF_KEYWORDS:
+            ref = node.get(key)
+            if not isinstance(ref, str):
+                continue
+            try:
+                registry.resolver(base_uri=base).lookup(ref)
+            except Unresolvable:
+                raise InvalidReference(
+                    f"{where}.{key}: {ref[:100]!r} does not resolve inside the schema "
+                    "(references to other documents, URLs or files are not followed)"
+                ) from None
+            except Exception as exc:  # a malformed URI
+                raise InvalidReference(
+                    f"{where}.{key}: {ref[:100]!r} is not a usable reference: {type(exc).__name__}"
+                ) from None
+        stack.extend((v, base, f"{where}.{k}") for k, v in node.items() if k not in _DATA_KEYWORDS)
+
+
+_checked: OrderedDict[bytes, None] = OrderedDict()
+_checked_lock = threading.Lock()
+
+
+def schema_size(schema: Any) -> int:
+    """Bytes of the schema as compact JSON (what a size limit applies to)."""
+    try:
+        return len(json.dumps(schema, separators=(",", ":"), ensure_ascii=False).encode())
+    except (RecursionError, ValueError, TypeError):
+        raise InvalidReference("reference.schema is nested too deeply") from None
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise InvalidReference unless ``schema`` is a usable, self-contained JSON Schema.
+
+    The full check (meta-schema validation, which compiles every ``pattern``, and
+    reference resolution) can take seconds on a large schema; the service runs it
+    off the event loop first, and a schema seen valid before is remembered by digest.
+    """
+    try:
+        text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError):
+        raise InvalidReference("reference.schema is nested too deeply") from None
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    with _checked_lock:
+        if digest in _checked:
+            _checked.move_to_end(digest)
+            return
+    cls = _validator_class(schema)
+    try:
+        cls.check_schema(schema)
+        _check_refs(schema, cls)
+    except SchemaError as exc:
+        where = "".join(f"[{p!r}]" for p in exc.path)
+        raise InvalidReference(
+            f"reference.schema{where} is not a valid JSON Schema: {exc.message[:200]}"
+        ) from None
+    except (RecursionError, MemoryError, OverflowError, re.error) as exc:
+        raise InvalidReference(
+            f"reference.schema is not a usable JSON Schema ({type(exc).__name__}: "
+            f"{str(exc)[:100]}); patterns must compile, nesting must stay shallow"
+        ) from None
+    with _checked_lock:
+        _checked[digest] = None
+        if len(_checked) > _CHECKED_MAX:
+            _checked.popitem(last=False)
+
+
+def _schema_bytes(reference: Any) -> int:
+    if isinstance(reference, dict) and "schema" in reference:
+        return schema_size(reference["schema"])
+    return 0
 
 
 def _check_call(call: Any, where: str) -> None:
@@ -168,12 +318,7 @@ def check_reference(reference: Any, params: JsonSchemaParams) -> None:
         schema = reference["schema"]
         if not isinstance(schema, dict):
             raise InvalidReference("reference.schema must be a JSON Schema (an object)")
-        try:
-            validator_for(schema).check_schema(schema)
-        except SchemaError as exc:
-            raise InvalidReference(
-                f"reference.schema is not a valid JSON Schema: {exc.message[:200]}"
-            ) from None
+        check_schema(schema)
         return
     if isinstance(reference, list):
         if not 0 < len(reference) <= MAX_TOOL_CALLS:
@@ -198,5 +343,6 @@ JSON_SCHEMA = register(
         grade=grade,
         description="JSON valid against a JSON Schema, or the expected tool call(s); 1 or 0.",
         check_reference=check_reference,
+        costly_reference_size=_schema_bytes,
     )
 )

@@ -8,6 +8,12 @@ answer region with ``extract: "answer_region"``. The reward is what
 ``reasoning_gym.get_score_answer_fn(task)(answer, entry)`` returns (1.0 for a
 correct answer, some tasks give partial credit).
 
+Some tasks' scorers call Python's ``eval`` (or sympy's ``parse_expr``) on the
+answer or on the reference; for those, ``_rg_safe`` rebinds the name in the task's
+module to a safe parse that accepts what legitimate answers contain (list
+literals, integer arithmetic, arithmetic expressions without attributes), so no
+verdict depends on evaluating model text as code.
+
 reasoning-gym is an optional dependency (``pip install 'referee[reasoning-gym]'``);
 without it items are ``status: "error"``, kind ``verifier_unavailable``. It is
 imported in the worker on first use (about 3 s of CPU), so each item may take
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from referee.verifiers._extract import answer_region, last_answer_tag
+from referee.verifiers._rg_safe import harden
 from referee.verifiers._types import CannotJudge, Context, InvalidReference, Outcome, Score
 from referee.verifiers.registry import Verifier, register
 
@@ -60,6 +67,7 @@ def _scorer(task: str) -> Callable[[str | None, dict[str, Any]], float]:
         ) from None
     if task not in DATASETS:
         raise CannotJudge("invalid_reference", f"reference.task: unknown task {task[:80]!r}")
+    harden()  # no eval/parse_expr of answers or references: see _rg_safe
     fn: Callable[[str | None, dict[str, Any]], float] = reasoning_gym.get_score_answer_fn(task)
     return fn
 

@@ -63,6 +63,12 @@ class Verifier(Generic[P]):
     time_budget: TimeBudget[P] | None = None
     # Grading runs programs in the sandbox: judged in the pool's code lane.
     runs_code: bool = False
+    # Params fields holding regular expressions: capped in length and compiled off
+    # the event loop before the engine sees them (``referee.verifiers.validation``).
+    pattern_params: tuple[str, ...] = ()
+    # For a verifier whose reference check is costly (a JSON Schema): the size in
+    # bytes of what it checks. Set: the check runs off the event loop, size-capped.
+    costly_reference_size: Callable[[Any], int] | None = None
 
     def __post_init__(self) -> None:
         if not is_dataclass(self.params_type):

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from referee.verifiers._extract import answer_region, last_answer_tag, last_boxed, normalize_space
-from referee.verifiers._types import Context, InvalidReference, Outcome, Score
+from referee.verifiers._types import CannotJudge, Context, InvalidReference, Outcome, Score
 from referee.verifiers.registry import Verifier, register, require_str_reference
 
 __all__ = [
@@ -288,17 +288,31 @@ class RegexParams:
     answer_region_only: bool = False
 
     def __post_init__(self) -> None:
-        try:
-            _compiled(self.pattern, _flags(self))
-        except re.error as exc:
-            raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+        check_pattern(self.pattern, _flags(self))
+
+
+def check_pattern(pattern: str, flags: int = 0) -> None:
+    """Raise ValueError unless ``pattern`` compiles; the compiled pattern is cached.
+
+    Compiling can take seconds for a pattern of a few kB: the service compiles a
+    request's patterns off the event loop first (with a length limit), so this is a
+    cache hit when the engine resolves the spec.
+    """
+    try:
+        _compiled(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+    except (OverflowError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"pattern cannot be compiled ({type(exc).__name__}: {str(exc)[:100]})"
+        ) from None
 
 
 def _flags(params: RegexParams) -> int:
     return (re.IGNORECASE if params.ignore_case else 0) | (re.DOTALL if params.dotall else 0)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)
 def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
@@ -310,7 +324,13 @@ def _regex_extract(response: str, reference: Any, params: RegexParams, context: 
 
 def _regex_grade(extracted: str, reference: Any, params: RegexParams, context: Context) -> Score:
     details = {"extracted": extracted[:_DETAIL_CHARS]}
-    if _compiled(params.pattern, _flags(params)).fullmatch(extracted):
+    try:
+        compiled = _compiled(params.pattern, _flags(params))
+    except (re.error, OverflowError, RecursionError, MemoryError) as exc:
+        raise CannotJudge(
+            "invalid_params", f"pattern cannot be compiled: {type(exc).__name__}"
+        ) from None
+    if compiled.fullmatch(extracted):
         return Score(1.0, Outcome.CORRECT, details)
     return Score(0.0, Outcome.INCORRECT, details)
 
@@ -345,5 +365,6 @@ REGEX = register(
         extract=_regex_extract,
         grade=_regex_grade,
         description="1 when the answer fully matches the given regular expression",
+        pattern_params=("pattern",),
     )
 )

@@ -32,7 +32,7 @@ from referee.service.grpc import convert
 from referee.service.grpc.metrics import GrpcMetrics
 from referee.service.grpc.v1 import referee_pb2 as pb
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
-from referee.service.routes import _check_limits
+from referee.service.routes import _check_limits, check_costly
 from referee.service.schemas import ScoreRequest, spec_to_json
 from referee.service.settings import Settings
 from referee.verifiers import REGISTRY
@@ -153,6 +153,7 @@ class RefereeServicer(pb_grpc.RefereeServicer):
             await self._require_ready(context)
             try:
                 items, verifier = parse(request, self.settings)
+                await check_costly(items, verifier, self.settings)
                 results = await self.engine.score(items, verifier)
             except _Refused as exc:
                 await _abort(context, exc.refusal)
@@ -248,6 +249,10 @@ class _Stream:
         try:
             async for request in requests:
                 items, verifier = parse(request, self.settings)
+                try:
+                    await check_costly(items, verifier, self.settings)
+                except BadRequest as exc:
+                    raise _bad_request(exc) from None
                 n = len(items)
                 while self.in_flight and self.in_flight + n > self.bound:
                     self._waiting = asyncio.Event()
