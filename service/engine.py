@@ -296,8 +296,12 @@ class Engine:
                     dup_flags.append(False)
                     continue
                 timeout = None
-                if v.time_budget is not None:
-                    budget = v.time_budget(item.reference, component.params)
+                budget = (
+                    None
+                    if v.time_budget is None
+                    else v.time_budget(item.reference, component.params)
+                )
+                if budget is not None:
                     timeout = min(budget, self.max_item_timeout_s)
                 task = Task(v.name, component.params, extracted, item.reference, context, timeout)
                 key = cache_key(v, task)

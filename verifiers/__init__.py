@@ -45,6 +45,8 @@ _BUILTIN_MODULES = (
     "referee.verifiers.json_schema",
     "referee.verifiers.ifeval",
     "referee.verifiers.reasoning_gym",
+    "referee.verifiers.length",
+    "referee.verifiers.language",
 )
 
 

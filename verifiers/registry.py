@@ -37,7 +37,7 @@ P = TypeVar("P")
 Extract = Callable[[str, Any, P, Context], str]
 Grade = Callable[[str, Any, P, Context], Score]
 CheckReference = Callable[[Any, P], None]
-TimeBudget = Callable[[Any, P], float]
+TimeBudget = Callable[[Any, P], float | None]
 
 
 def _no_reference_check(reference: Any, params: Any) -> None:
@@ -58,8 +58,8 @@ class Verifier(Generic[P]):
     # False: grade sees NO_CONTEXT and the cache key ignores the context, so the
     # samples of a group that share an answer share one judgement.
     grade_uses_context: bool = False
-    # Seconds grading may take for this reference (code with many tests); None: the
-    # engine's default item deadline.
+    # Seconds grading may take for this reference (code with many tests); None, or a
+    # budget that answers None: the engine's default item deadline.
     time_budget: TimeBudget[P] | None = None
     # Grading runs programs in the sandbox: judged in the pool's code lane.
     runs_code: bool = False
@@ -81,7 +81,7 @@ class Verifier(Generic[P]):
         raw = {} if raw is None else raw
         if not isinstance(raw, Mapping):
             raise InvalidParams(f"params of {self.name!r} must be an object")
-        valid = [f.name for f in fields(self.params_type)]  # type: ignore[arg-type]
+        valid = [f.name for f in fields(self.params_type) if f.init]  # type: ignore[arg-type]
         unknown = sorted(set(raw) - set(valid))
         if unknown:
             raise InvalidParams(

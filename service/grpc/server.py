@@ -1,7 +1,7 @@
 """The gRPC server beside the HTTP app: one process, one event loop, one engine.
 
-Started from the app's lifespan after the worker pool (DESIGN.md: gRPC's threads
-and ``fork()`` do not mix; the pool forks from its forkserver, never from here).
+Started from the app's lifespan after the worker pool (docs/architecture.md: gRPC's
+threads and ``fork()`` do not mix; the pool forks from its forkserver, never from here).
 Serves ``referee.v1.Referee``, ``grpc.health.v1.Health`` (SERVING only while the
 engine can score) and server reflection.
 """

