@@ -142,8 +142,12 @@ def _cached_params_text(params: Any) -> str:
 def _encode_params(params: Any) -> str:
     if not dataclasses.is_dataclass(params) or isinstance(params, type):
         raise WireError(f"params must be a dataclass, not {type(params).__name__}")
+    # Fields outside __init__ are derived from the others (cosine_length's parsed inner
+    # params): the receiving side derives them again.
+    derived = {f.name for f in dataclasses.fields(params) if not f.init}
     try:
-        return json.dumps(dataclasses.asdict(params), separators=(",", ":"), sort_keys=True)
+        raw = {k: v for k, v in dataclasses.asdict(params).items() if k not in derived}
+        return json.dumps(raw, separators=(",", ":"), sort_keys=True)
     except (TypeError, ValueError, RecursionError) as exc:
         raise WireError(f"params cannot be encoded: {exc}") from None
 
