@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import stat
+from collections.abc import Callable
 
 _MAX_DEPTH = 200
 _IPC_RMID = 0
@@ -66,10 +67,10 @@ def remove_ipc() -> int:
     were removed (seccomp denies making them; this is the second line).
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    removers = {
-        "msg": lambda i: libc.msgctl(i, _IPC_RMID, None),
-        "shm": lambda i: libc.shmctl(i, _IPC_RMID, None),
-        "sem": lambda i: libc.semctl(i, 0, _IPC_RMID),
+    removers: dict[str, Callable[[int], int]] = {
+        "msg": lambda i: int(libc.msgctl(i, _IPC_RMID, None)),
+        "shm": lambda i: int(libc.shmctl(i, _IPC_RMID, None)),
+        "sem": lambda i: int(libc.semctl(i, 0, _IPC_RMID)),
     }
     removed = 0
     for kind, remove in removers.items():

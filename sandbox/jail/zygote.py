@@ -131,7 +131,7 @@ def serve(sock: socket.socket) -> None:
     """Fork a child per request; report each child's end. Returns when the server hangs up."""
     children: dict[int, int] = {}  # pidfd -> pid
     while True:
-        readable, _, _ = select.select([sock, *children], [], [])
+        readable, _, _ = select.select([sock.fileno(), *children], [], [])
         for pidfd in [fd for fd in readable if fd in children]:
             pid = children.pop(pidfd)
             os.close(pidfd)
@@ -143,7 +143,7 @@ def serve(sock: socket.socket) -> None:
                 "maxrss_kb": int(usage.ru_maxrss),
             }
             sock.send(json.dumps(report).encode())
-        if sock not in readable:
+        if sock.fileno() not in readable:
             continue
         try:
             data, fds, _, _ = socket.recv_fds(sock, 4096, 8)
