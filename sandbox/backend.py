@@ -93,6 +93,15 @@ class Sandbox:
         self.name = name
         self.client = client
 
+    @property
+    def alive(self) -> bool:
+        """Whether the jail is running now (cheap: no request is sent).
+
+        False before the first request and after a failure; the next request
+        then starts a fresh jail.
+        """
+        return self.client.alive
+
     def _request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         reply = self.client.request(message, timeout_s=timeout_s + _REPLY_MARGIN_S)
         if reply.get("status") == "sandbox_error":
@@ -127,10 +136,12 @@ class Sandbox:
             "memory_rlimit": language.memory_rlimit,
             "fetch": fetch or [],
         }
+        if language.memory_extra_mb:
+            message["limits"]["memory_extra_mb"] = language.memory_extra_mb
         if source is not None and language.inline_python:
             message["inline"] = source
         else:
-            message["argv"] = argv or list(language.run)
+            message["argv"] = argv or language.run_argv(limits.memory_mb)
             message["policy"] = "exec"
         return RunResult.from_wire(self._request(message, limits.time_s))
 
@@ -196,8 +207,11 @@ class Sandbox:
         )
 
     def cleanup(self, workdir: str) -> None:
+        """Remove what the item's runs left; a jail that could not be cleaned is replaced."""
         with contextlib.suppress(SandboxError):  # the jail is gone, and its /tmp with it
-            self._request({"op": "cleanup", "workdir": workdir}, 5.0)
+            reply = self._request({"op": "cleanup", "workdir": workdir}, 5.0)
+            if reply.get("restart"):  # a fresh jail: fresh /tmp and IPC namespace
+                self.client.close()
 
     def close(self) -> None:
         self.client.close()

@@ -23,7 +23,7 @@ from referee.sandbox.jail import wire
 
 __all__ = ["JailClient", "jail_files"]
 
-_JAIL_SOURCES = ("server.py", "harness.py", "wire.py", "candidate.py")
+_JAIL_SOURCES = ("server.py", "harness.py", "wire.py", "confine.py", "zygote.py", "cleanup.py")
 _copied: dict[str, Path] = {}
 _copy_lock = threading.Lock()
 

@@ -1,9 +1,17 @@
 """The language table: how each language is compiled and run, in one place.
 
 Adding a language is a new row. ``compile`` and ``run`` are argv templates
-(``{src}`` and ``{exe}`` are file names in the run's working directory);
-``inline_python`` runs the program inside the forked fork-server interpreter,
-without an exec (the fast path, ~2 ms a run).
+(``{memory_mb}`` in ``run`` is the run's memory limit); ``inline_python``
+runs the program in an interpreter forked by the jail's zygote, without an exec
+(the fast path, ~2 ms a run).
+
+Memory: ``memory_rlimit`` names the rlimit that holds a runtime to its limit.
+RLIMIT_AS suits CPython and native programs; V8 reserves gigabytes of address
+space it never touches (PROT_NONE), which RLIMIT_DATA does not count while it
+does count what V8 commits and node's off-heap buffers. Node needs ~40 MiB of
+data to start (it hangs, not fails, below ~32 MiB), so its data limit is the
+run's limit plus ``memory_extra_mb``; the fork server also classifies any run
+whose peak RSS passed the limit as ``memory_limit``.
 """
 
 from __future__ import annotations
@@ -22,8 +30,13 @@ class Language:
     run: tuple[str, ...]
     inline_python: bool = False
     threads: bool = False  # the runtime needs threads (clone with CLONE_THREAD)
-    memory_rlimit: bool = True  # RLIMIT_AS; V8 reserves far more address space than it uses
+    memory_rlimit: str = "as"  # "as" (RLIMIT_AS), "data" (RLIMIT_DATA) or "none"
+    memory_extra_mb: int = 0  # runtime overhead allowed above the limit by the rlimit
     compile_time_s: float = 30.0
+
+    def run_argv(self, memory_mb: int) -> list[str]:
+        """The run command for a run limited to ``memory_mb``."""
+        return [arg.replace("{memory_mb}", str(memory_mb)) for arg in self.run]
 
 
 LANGUAGES: dict[str, Language] = {
@@ -49,9 +62,15 @@ LANGUAGES: dict[str, Language] = {
             aliases=("javascript", "js", "node", "nodejs"),
             source_file="main.js",
             compile=None,
-            run=("/usr/bin/node", "--stack-size=65500", "main.js"),
+            run=(
+                "/usr/bin/node",
+                "--stack-size=65500",
+                "--max-old-space-size={memory_mb}",
+                "main.js",
+            ),
             threads=True,
-            memory_rlimit=False,
+            memory_rlimit="data",
+            memory_extra_mb=64,
         ),
     )
 }

@@ -16,9 +16,9 @@ from typing import Any
 from referee import sandbox
 from referee.sandbox._types import Limits, RunResult, RunStatus, SandboxError
 
-__all__ = ["execute", "sandbox_error"]
+__all__ = ["DEFAULT_MEMORY_MB", "execute", "sandbox_error"]
 
-_DEFAULT_MEMORY_MB = 1024
+DEFAULT_MEMORY_MB = 1024  # when the request gives none (the server may cap it lower)
 
 
 def _command_result(result: RunResult) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     memory = int(request.get("memory_limit_MB") or -1)
     limits = Limits(
         time_s=float(request.get("run_timeout") or 10),
-        memory_mb=memory if memory > 0 else _DEFAULT_MEMORY_MB,
+        memory_mb=memory if memory > 0 else DEFAULT_MEMORY_MB,
     )
     files = {path: {"b64": content} for path, content in (request.get("files") or {}).items()}
     try:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from referee import sandbox
-from referee.sandbox.run_code import sandbox_error
+from referee.sandbox.run_code import DEFAULT_MEMORY_MB, sandbox_error
 from referee.service.dispatch._task import Task
 from referee.service.dispatch.worker import RUN_CODE
 from referee.service.engine import BadRequest, Engine, ItemInput, ItemResult
@@ -176,8 +176,21 @@ async def run_code(body: RunCodeRequest, request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     if len(body.code) > settings.max_response_chars:
         raise HTTPException(413, f"code: exceeds max_response_chars={settings.max_response_chars}")
+    if body.memory_limit_MB > settings.max_memory_mb:
+        raise HTTPException(422, f"memory_limit_MB: exceeds max_memory_mb={settings.max_memory_mb}")
+    for field, seconds in (
+        ("compile_timeout", body.compile_timeout),
+        ("run_timeout", body.run_timeout),
+    ):
+        if seconds > settings.max_item_timeout_s:
+            raise HTTPException(
+                422, f"{field}: exceeds max_item_timeout_s={settings.max_item_timeout_s}"
+            )
+    payload = body.model_dump()
+    if body.memory_limit_MB <= 0:
+        payload["memory_limit_MB"] = min(DEFAULT_MEMORY_MB, settings.max_memory_mb)
     budget = body.compile_timeout + body.run_timeout + 5.0
-    task = Task(RUN_CODE, None, "", body.model_dump(), Context(), budget)
+    task = Task(RUN_CODE, None, "", payload, Context(), budget)
     result = await _engine(request).run_task(task)
     if result.payload is None:
         message = result.error.message if result.error else "the sandbox did not answer"

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Cap on an item's deadline when its verifier asks for more "
         "(code with many tests).",
     )
+    max_memory_mb: int = Field(
+        4096,
+        ge=16,
+        description="Cap on a program's memory limit: /run_code's memory_limit_MB above it "
+        "is refused (422); its default (1024) is lowered to it.",
+    )
     sandbox: str = Field(
         "auto",
         description="Sandbox backend for code: auto (bwrap if it works here), bwrap, "

@@ -1,12 +1,16 @@
 """The fork server: a warm ``/usr/bin/python3`` inside the jail that runs programs.
 
 Started once per jail (``python3 -I server.py``); requests and replies travel
-over its stdin/stdout (see ``wire.py``). Each run is a forked child that puts
-itself in its own process group, moves to a private working directory, takes
-rlimits and a seccomp filter, then either runs a Python program in place (no
-exec: ~2 ms a run) or execs the compiled program or interpreter. The server
-enforces the wall clock, caps the output it reads, and after each run kills
-every process in the jail but itself, so nothing outlives a run.
+over its stdin/stdout (see ``wire.py``). Each run is a child in its own process
+group, in a private working directory, with rlimits and a seccomp filter
+(``confine.py``). Python programs are forked by the zygote (``zygote.py``), an
+interpreter exec'd apart that never holds a request, so that no program can
+read another item's tests or program in its own memory (~2 ms a run); compiled
+programs and interpreters are exec'd from here (exec replaces the image). The
+server enforces the wall clock, caps the output it reads, and after each run
+kills every process in the jail but itself and the zygote, so nothing outlives
+a run. A zygote found stopped or dead is replaced, and the run during which it
+was harmed fails.
 
 Ops: ``ping``, ``run`` (one process with stdin), ``call`` (a Python function
 called by a harness in a second process: see ``harness.py``), ``cleanup``.
@@ -14,41 +18,30 @@ called by a harness in a second process: see ``harness.py``), ``cleanup``.
 
 from __future__ import annotations
 
-import atexit
 import base64
-import builtins
 import contextlib
-import errno
-import io
 import json
 import os
-import resource
 import select
-import shutil
 import signal
 import socket
 import stat
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from referee.sandbox.jail import harness, wire
-else:  # inside the jail the three scripts are plain top-level modules
+    from referee.sandbox.jail import cleanup, confine, harness, wire
+else:  # inside the jail the scripts are plain top-level modules
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import cleanup
+    import confine
     import harness
     import wire
 
-try:  # python3-seccomp; without it runs still get namespaces and rlimits
-    import seccomp
-except ImportError:  # pragma: no cover - depends on the machine
-    seccomp = None
-
 WORK_ROOT = "/tmp/w"
-ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 _MEMORY_MARKERS = (
     "MemoryError",
     "std::bad_alloc",
@@ -56,197 +49,274 @@ _MEMORY_MARKERS = (
     "Cannot allocate memory",
     "out of memory",
 )
-CLONE_THREAD = 0x00010000
 SERVER_PID = os.getpid()
 JAIL_DIR = os.path.dirname(os.path.abspath(__file__))
-# Set by backends that give the server a pid namespace and a /tmp of its own
-# (bwrap, docker). Only then may it kill every other process it sees and wipe /tmp.
+# Set by backends that give the server a pid namespace, a /tmp and an IPC namespace of
+# its own (bwrap, docker). Only then may it kill every other process it sees and wipe.
 JAILED = "--jailed" in sys.argv
-_PR_SET_DUMPABLE = 4
-# The candidate zygote (see _start_zygote): its pid, and the server's end of its socket.
+# The zygote: its pid, the server's end of its socket, exit reports read ahead (pid -> report).
 ZYGOTE: dict[str, Any] = {}
-
-
-# -- seccomp -----------------------------------------------------------------------------------
-
-
-def _build_filter(allow_exec: bool) -> Any:
-    """A filter denying new processes, networking, and signals to other processes."""
-    if seccomp is None:
-        return None
-    deny = seccomp.ERRNO(errno.EPERM)
-    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-    # clone without CLONE_THREAD is a fork (glibc's fork() uses clone); threads stay allowed.
-    f.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
-    f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone
-    for name in (
-        "fork",
-        "vfork",
-        "socket",
-        "socketpair",
-        "ptrace",
-        "process_vm_readv",
-        "process_vm_writev",
-        "mount",
-        "umount2",
-        "unshare",
-        "setns",
-        "pivot_root",
-        "chroot",
-        "bpf",
-        "perf_event_open",
-        "keyctl",
-        "add_key",
-        "request_key",
-        "userfaultfd",
-        "io_uring_setup",
-        "setsid",
-        "setpgid",
-        "pidfd_send_signal",
-        "pidfd_getfd",
-        "process_madvise",
-        "kcmp",
-    ):
-        with contextlib.suppress(RuntimeError, ValueError):
-            f.add_rule(deny, name)
-    if not allow_exec:
-        f.add_rule(deny, "execve")
-        f.add_rule(deny, "execveat")
-    # Signals only to itself: no kill(-1), no process group, no fork server, no jail init.
-    for name in ("kill", "tgkill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-        f.add_rule(deny, name, seccomp.Arg(0, seccomp.MASKED_EQ, 0x80000000, 0x80000000))
-        for pid in (0, 1, SERVER_PID, ZYGOTE.get("pid", 0)):
-            f.add_rule(deny, name, seccomp.Arg(0, seccomp.EQ, pid))
-    # Resource limits of itself only (pid 0): never of the fork server.
-    f.add_rule(deny, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
-    return f
-
-
+# Seccomp filters of children forked here, built with the current zygote's pid protected.
 FILTERS: dict[str, Any] = {}
+_ZYGOTE_REPLY_S = 5.0  # a fork or an exit report the zygote has not answered by then: lost
+_HEALTH_EVERY_S = 0.25
+_HARMED = "the program stopped or killed a process of the sandbox"
+_TMP_MODE: list[int] = []
 
 
 def _filters() -> dict[str, Any]:
-    if not FILTERS and seccomp is not None:
-        FILTERS["inline"] = _build_filter(allow_exec=False)
-        FILTERS["exec"] = _build_filter(allow_exec=True)
+    if not FILTERS:
+        FILTERS.update(confine.build_filters(_protected()))
     return FILTERS
 
 
-# -- child setup ---------------------------------------------------------------------------------
+def _protected() -> tuple[int, ...]:
+    return (SERVER_PID, *([ZYGOTE["pid"]] if "pid" in ZYGOTE else []))
 
 
-def _apply_limits(limits: dict[str, Any], memory: bool) -> None:
-    cpu = int(limits["time_s"]) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    if memory:
-        size = int(limits["memory_mb"]) * 1024 * 1024
-        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-        if hard != resource.RLIM_INFINITY:
-            size = min(size, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    fsize = int(limits["file_size_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
-    if os.getuid() != 0:  # ignored for root (the unsafe local backend as root)
-        nproc = int(limits["processes"])
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+# -- the zygote ----------------------------------------------------------------------------------
 
 
-def _close_fds(keep: tuple[int, ...]) -> None:
-    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
-        if fd > 2 and fd not in keep:
+class _ZygoteLost(Exception):
+    """The zygote stopped answering (stopped, killed, or its socket failed)."""
+
+
+def _start_zygote() -> None:
+    """Exec a fresh zygote: an image that never held a request, unlike a fork of this server."""
+    server_sock, zygote_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    fd = zygote_sock.fileno()
+    argv = [sys.executable, "-I", os.path.join(JAIL_DIR, "zygote.py"), str(fd), str(SERVER_PID)]
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - replaced by exec
+        try:
+            os.set_inheritable(fd, True)
+            confine.close_fds((fd,))
+            os.execve(argv[0], argv, confine.ENV)
+        finally:
+            os._exit(127)
+    zygote_sock.close()
+    ZYGOTE.clear()
+    ZYGOTE.update(pid=pid, sock=server_sock, reports={})
+    FILTERS.clear()  # the new pid joins those no program may signal
+
+
+def _stop_zygote() -> None:
+    pid, sock = ZYGOTE.get("pid"), ZYGOTE.get("sock")
+    ZYGOTE.clear()
+    FILTERS.clear()
+    if sock is not None:
+        sock.close()
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _zygote_healthy() -> bool:
+    """The zygote exists and is neither stopped, traced nor dead (one read of its stat)."""
+    pid = ZYGOTE.get("pid")
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rindex(")") + 2] not in "TtZXx"
+
+
+def _ensure_zygote() -> bool:
+    if ZYGOTE and _zygote_healthy():
+        return True
+    _stop_zygote()
+    try:
+        _start_zygote()
+    except OSError:
+        return False
+    return True
+
+
+def _zygote_next(timeout_s: float) -> dict[str, Any] | None:
+    """The zygote's next message (exit reports are also kept); None if none came in time."""
+    sock = ZYGOTE.get("sock")
+    if sock is None:
+        raise _ZygoteLost
+    sock.settimeout(timeout_s)
+    try:
+        data = sock.recv(4096)
+    except TimeoutError:
+        return None
+    except OSError:
+        raise _ZygoteLost from None
+    if not data:
+        raise _ZygoteLost
+    message: dict[str, Any] = json.loads(data)
+    if "exited" in message:
+        ZYGOTE["reports"][message["exited"]] = message
+    return message
+
+
+def _zygote_exit(pid: int) -> dict[str, Any]:
+    """The exit report of the zygote's child ``pid`` (already killed, or exiting)."""
+    deadline = time.monotonic() + _ZYGOTE_REPLY_S
+    while True:
+        reports = ZYGOTE.get("reports", {})
+        if pid in reports:
+            report: dict[str, Any] = reports.pop(pid)
+            return report
+        if time.monotonic() > deadline or not _zygote_healthy():
+            raise _ZygoteLost
+        _zygote_next(_HEALTH_EVERY_S)
+
+
+def _spec_fd(spec: dict[str, Any]) -> int:
+    fd = os.memfd_create("spec", os.MFD_CLOEXEC)
+    view = memoryview(json.dumps(spec).encode("utf-8", "surrogatepass"))
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+# -- children ------------------------------------------------------------------------------------
+
+
+class _Child:
+    """A running program: its stdio pipes, and how to learn that it ended and how."""
+
+    def __init__(
+        self, pid: int, pipes: tuple[int, int, int], inherited_kb: int, zygote: bool
+    ) -> None:
+        self.pid = pid
+        self.in_w, self.out_r, self.err_r = pipes
+        self.started = time.monotonic()
+        self.inherited_kb = inherited_kb  # RSS it had at fork: counted in its peak
+        self.zygote = zygote
+        self.exit_fd = ZYGOTE["sock"].fileno() if zygote else os.pidfd_open(pid)
+        self.ended: tuple[int, float, int] | None = None  # wait status, CPU s, peak RSS KiB
+
+    def poll(self) -> None:
+        """``exit_fd`` is readable: take what it says."""
+        if not self.zygote:
+            _, status, usage = os.wait4(self.pid, 0)
+            self.ended = (status, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss))
+            return
+        _zygote_next(0)
+        report = ZYGOTE["reports"].pop(self.pid, None)
+        if report is not None:
+            self.ended = (int(report["status"]), float(report["cpu_s"]), int(report["maxrss_kb"]))
+
+    def kill(self) -> None:
+        for kill in (os.killpg, os.kill):  # the group, and the child if it left it
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(self.pid, signal.SIGKILL)
+
+    def reap(self) -> None:
+        """Wait for the (killed) child's end; _ZygoteLost if the zygote cannot tell it."""
+        if self.ended is not None:
+            return
+        if not self.zygote:
+            _, status, usage = os.wait4(self.pid, 0)
+            self.ended = (status, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss))
+            return
+        report = _zygote_exit(self.pid)
+        self.ended = (int(report["status"]), float(report["cpu_s"]), int(report["maxrss_kb"]))
+
+    def close(self) -> None:
+        if not self.zygote:
             with contextlib.suppress(OSError):
+                os.close(self.exit_fd)
+
+
+def _pipes() -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(child's stdin r, stdout w, stderr w), (our stdin w, stdout r, stderr r)."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    return (in_r, out_w, err_w), (in_w, out_r, err_r)
+
+
+def _fork(start: Callable[[tuple[int, int, int]], None]) -> _Child:
+    """Fork a child of this server that runs ``start(stdio_fds)``."""
+    theirs, ours = _pipes()
+    inherited = confine.rss_kb()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            for fd in ours:
                 os.close(fd)
+            start(theirs)
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                os.write(2, traceback.format_exc().encode()[-2000:])
+            os._exit(127)
+        os._exit(0)
+    for fd in theirs:
+        os.close(fd)
+    return _Child(pid, ours, inherited, zygote=False)
 
 
-def _child_setup(
-    workdir: str,
-    fds: tuple[int, int, int],
-    limits: dict[str, Any],
-    memory: bool,
-    policy: str | None,
-    keep: tuple[int, ...] = (),
-) -> None:
-    os.setpgid(0, 0)
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    _close_fds(keep)
-    os.chdir(workdir)
-    os.umask(0o077)
-    _apply_limits(limits, memory)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    if policy is not None and _filters():
-        _filters()[policy].load()
-
-
-def _fresh_stdio() -> None:
-    sys.stdin = io.TextIOWrapper(
-        io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="replace"
-    )
-    sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", errors="replace"
-    )
-    sys.stderr = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-        encoding="utf-8",
-        errors="replace",
-        line_buffering=True,
-    )
-
-
-def run_python_inline(code: Any, filename: str) -> None:
-    """Run a compiled program as ``__main__`` of this (forked) interpreter, then exit.
-
-    Exit as ``python3 main.py`` would: wait for non-daemon threads (the
-    ``threading.Thread(target=main)`` idiom for a bigger stack), run atexit
-    handlers, flush, then leave without the fork server's own cleanup.
-    """
-    _fresh_stdio()
-    sys.argv = [filename]
-    atexit._clear()  # handlers registered by the fork server are not the program's
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename}
-    status = _run_main(lambda: exec(code, namespace))
+def _from_zygote(spec: dict[str, Any], rpc: tuple[int, ...]) -> _Child | None:
+    """Ask the zygote to fork a Python child; None when it cannot (it is then replaced)."""
+    if not _ensure_zygote():
+        return None
+    theirs, ours = _pipes()
+    spec_fd = _spec_fd(spec)
     try:
-        threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads
-    except BaseException as exc:
-        status = status or _report(exc)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
-            stream.flush()
-    os._exit(status)
+        socket.send_fds(ZYGOTE["sock"], [b"fork"], [spec_fd, *theirs, *rpc])
+        deadline = time.monotonic() + _ZYGOTE_REPLY_S
+        while time.monotonic() < deadline:
+            reply = _zygote_next(_HEALTH_EVERY_S)
+            if reply is not None and "pid" in reply:
+                ZYGOTE["reports"].clear()  # older children's: none can share this pid now
+                return _Child(int(reply["pid"]), ours, int(reply.get("rss_kb", 0)), zygote=True)
+            if reply is None and not _zygote_healthy():
+                break
+    except (OSError, ValueError, KeyError, _ZygoteLost):
+        pass
+    finally:
+        for fd in (spec_fd, *theirs):
+            os.close(fd)
+    # A child it may still fork would hold our pipes: they are dropped with the zygote.
+    for fd in ours:
+        os.close(fd)
+    _stop_zygote()
+    _kill_strays()
+    return None
 
 
-def _run_main(main: Callable[[], None]) -> int:
+def _by_exec(spec: dict[str, Any], rpc: tuple[int, ...]) -> _Child:
+    """A Python child as a fresh interpreter (the zygote is gone): ~20 ms more."""
+    spec_fd = _spec_fd({**spec, "protect": list(_protected())})
+    keep = (spec_fd, *rpc)
+    argv = [sys.executable, "-I", os.path.join(JAIL_DIR, "zygote.py"), "--once"]
+    argv += [str(fd) for fd in keep]
+    memory = confine.memory_kind(spec.get("memory"))
+    policy = _filters().get("exec")
+
+    def start(fds: tuple[int, int, int]) -> None:
+        confine.child_setup(spec["workdir"], fds, spec["limits"], memory, policy, keep=keep)
+        for fd in keep:
+            os.set_inheritable(fd, True)
+        os.execve(argv[0], argv, confine.ENV)
+
     try:
-        main()
-    except SystemExit as exc:
-        if exc.code is None:
-            return 0
-        if isinstance(exc.code, int):
-            return exc.code & 0xFF
-        print(exc.code, file=sys.stderr)
-        return 1
-    except BaseException as exc:
-        return _report(exc)
-    return 0
+        return _fork(start)
+    finally:
+        os.close(spec_fd)
 
 
-def _report(exc: BaseException) -> int:
-    # From the program's own frames on: the fork server's frames are noise.
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb)
-    return 1
+def _python_child(spec: dict[str, Any], rpc: tuple[int, ...] = ()) -> _Child:
+    """Python ``source`` run by a process that never held a request (``spec``: zygote.py)."""
+    return _from_zygote(spec, rpc) or _by_exec(spec, rpc)
 
 
 # -- running a child and watching it -----------------------------------------------------------
 
 
 def _kill_strays() -> None:
-    """Kill every process of the jail but this server; reap what it was given to reap.
+    """Kill every process of the jail but this server and the zygote; reap what is ours.
 
     In a jail the server is pid 1 of its namespace, so orphans become its children:
     they are killed and reaped here before the next run. Outside a jail of its own
@@ -268,8 +338,13 @@ def _kill_strays() -> None:
         time.sleep(0.001)
 
 
-def _classify(exit_status: int, stderr: str, timed_out: bool, over_output: bool) -> dict[str, Any]:
+def _classify(
+    exit_status: int | None, stderr: str, timed_out: bool, over_output: bool, over_memory: bool
+) -> dict[str, Any]:
     out: dict[str, Any] = {"exit_code": None, "signal": None}
+    if exit_status is None:  # its end is unknown: the zygote was harmed meanwhile
+        out["status"] = "runtime_error"
+        return out
     if os.WIFEXITED(exit_status):
         out["exit_code"] = os.WEXITSTATUS(exit_status)
     elif os.WIFSIGNALED(exit_status):
@@ -279,6 +354,8 @@ def _classify(exit_status: int, stderr: str, timed_out: bool, over_output: bool)
         out["status"] = "timeout"
     elif over_output or sig == signal.SIGXFSZ:
         out["status"] = "output_limit"
+    elif over_memory:  # whatever the runtime let it do, it went past its limit
+        out["status"] = "memory_limit"
     elif out["exit_code"] == 0:
         out["status"] = "ok"
     elif any(marker in stderr[-4000:] for marker in _MEMORY_MARKERS):
@@ -288,28 +365,9 @@ def _classify(exit_status: int, stderr: str, timed_out: bool, over_output: bool)
     return out
 
 
-def _fork(start: Callable[[tuple[int, int, int]], None]) -> tuple[int, int, int, int, float]:
-    """Fork a child that runs ``start(stdio_fds)``; returns pid, stdin w, stdout r, stderr r."""
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            for fd in (in_w, out_r, err_r):
-                os.close(fd)
-            os.environ.clear()
-            os.environ.update(ENV)
-            start((in_r, out_w, err_w))
-        except BaseException:
-            with contextlib.suppress(BaseException):
-                os.write(2, traceback.format_exc().encode()[-2000:])
-            os._exit(127)
-        os._exit(0)
-    for fd in (in_r, out_w, err_w):
-        os.close(fd)
-    return pid, in_w, out_r, err_r, started
+def over_memory(peak_kb: int, inherited_kb: int, limits: dict[str, Any]) -> bool:
+    """Its peak RSS passed its limit (and is not just what it inherited at fork)."""
+    return peak_kb > int(limits["memory_mb"]) * 1024 and peak_kb > inherited_kb
 
 
 def spawn_and_watch(
@@ -322,44 +380,40 @@ def spawn_and_watch(
 
     ``side`` are more pipes to drain while the child runs (another process's output).
     """
-    pid, in_w, out_r, err_r, started = _fork(start)
-    return _watch(pid, in_w, out_r, err_r, stdin, limits, started, side)
+    return _watch(_fork(start), stdin, limits, side)
 
 
 def _watch(
-    pid: int,
-    in_w: int,
-    out_r: int,
-    err_r: int,
-    stdin: bytes,
-    limits: dict[str, Any],
-    started: float,
-    side: tuple[int, ...],
+    child: _Child, stdin: bytes, limits: dict[str, Any], side: tuple[int, ...] = ()
 ) -> dict[str, Any]:
     cap = int(limits["output_bytes"])
-    deadline = started + float(limits["time_s"])
+    deadline = child.started + float(limits["time_s"])
+    out_r, err_r = child.out_r, child.err_r
     buffers = {fd: bytearray() for fd in (out_r, err_r, *side)}
     open_reads = set(buffers)
     pending = memoryview(stdin)
-    writing: int | None = in_w
+    writing: int | None = child.in_w
     if not pending:
-        os.close(in_w)
+        os.close(child.in_w)
         writing = None
     else:
-        os.set_blocking(in_w, False)
-    pidfd = os.pidfd_open(pid)
-    exit_status: int | None = None
-    rusage: Any = None
-    timed_out = over_output = False
+        os.set_blocking(child.in_w, False)
+    timed_out = over_output = lost = False
     while True:
         now = time.monotonic()
-        if exit_status is None:
+        if child.ended is None:
             if now >= deadline:
                 timed_out = True
                 break
+            wait = deadline - now
+            if child.zygote:  # a stopped zygote reports nothing: look at it now and then
+                wait = min(wait, _HEALTH_EVERY_S)
             readable, writable, _ = select.select(
-                [*open_reads, pidfd], [writing] if writing is not None else [], [], deadline - now
+                [*open_reads, child.exit_fd], [writing] if writing is not None else [], [], wait
             )
+            if child.zygote and not readable and not writable and not _zygote_healthy():
+                lost = True
+                break
         else:  # exited: drain what is left in its own pipes; take what is there in the others
             own = open_reads - set(side)
             if not own:
@@ -383,8 +437,11 @@ def _watch(
                 os.close(writing)
                 writing = None
         for fd in readable:
-            if fd == pidfd:
-                _, exit_status, rusage = os.wait4(pid, 0)
+            if fd == child.exit_fd and child.ended is None:
+                try:
+                    child.poll()
+                except _ZygoteLost:
+                    lost = True
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -396,31 +453,47 @@ def _watch(
                     open_reads.discard(fd)  # stop reading: the writer blocks, ours does not
                 else:
                     over_output = True
-        if over_output:
+        if over_output or lost:
             break
-    if exit_status is None:
-        for kill in (os.killpg, os.kill):  # the group, and the child if it left it
-            with contextlib.suppress(ProcessLookupError):
-                kill(pid, signal.SIGKILL)
-        _, exit_status, rusage = os.wait4(pid, 0)
-    wall = time.monotonic() - started
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    for fd in (out_r, err_r, pidfd, *([writing] if writing is not None else [])):
+    if child.ended is None:
+        child.kill()
+        try:
+            child.reap()
+        except _ZygoteLost:
+            lost = True
+    wall = time.monotonic() - child.started
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.close()
+    for fd in (out_r, err_r, *([writing] if writing is not None else [])):
         with contextlib.suppress(OSError):
             os.close(fd)
     text = {fd: bytes(buf[:cap]).decode("utf-8", "replace") for fd, buf in buffers.items()}
-    result = _classify(exit_status, text[err_r], timed_out, over_output)
+    status, cpu, peak = child.ended or (None, 0.0, 0)
+    over = over_memory(peak, child.inherited_kb, limits)
+    result = _classify(status, text[err_r], timed_out, over_output, over)
     result.update(
         stdout=text[out_r],
         stderr=text[err_r],
         side=[text[fd] for fd in side],
         wall_s=round(wall, 6),
-        cpu_s=round(rusage.ru_utime + rusage.ru_stime, 6) if rusage else 0.0,
-        peak_memory_kb=int(rusage.ru_maxrss) if rusage else 0,
+        cpu_s=round(cpu, 6),
+        peak_memory_kb=peak,
         truncated=over_output,
     )
+    if lost:
+        _stop_zygote()
+        result.update(status="runtime_error", message=_HARMED)
     return result
+
+
+def _check_zygote(result: dict[str, Any]) -> None:
+    """After a run: a zygote harmed during it makes the run fail, and is replaced."""
+    if not ZYGOTE or _zygote_healthy():
+        return
+    _stop_zygote()
+    _kill_strays()
+    result.update(status="runtime_error", verdict=None, message=_HARMED)
 
 
 # -- ops ---------------------------------------------------------------------------------------
@@ -477,158 +550,54 @@ def _fetch_files(workdir: str, paths: list[str], cap: int) -> dict[str, str]:
     return out
 
 
+def _compile_error(source: str, filename: str) -> dict[str, Any] | None:
+    """Syntax errors answer before any fork (the child compiles its own copy again)."""
+    try:
+        compile(source, filename, "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return {"status": "compile_error", "stderr": f"{type(exc).__name__}: {exc}"[:4000]}
+    return None
+
+
 def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     """One process: ``inline`` Python source, or ``argv`` exec'd, with ``stdin``."""
     workdir = _workdir(msg["workdir"])
     _write_files(workdir, msg.get("files", {}))
     limits = msg["limits"]
-    policy = msg.get("policy")  # "inline", "exec" or None (compilers)
-    memory = bool(msg.get("memory_rlimit", True))
+    memory = confine.memory_kind(msg.get("memory_rlimit"))
     stdin = msg.get("stdin", "").encode("utf-8", "surrogatepass")
-    start: Callable[[tuple[int, int, int]], None]
     if msg.get("inline") is not None:
-        filename = msg.get("filename", "main.py")
-        try:
-            code = compile(msg["inline"], filename, "exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return {"status": "compile_error", "stderr": f"{type(exc).__name__}: {exc}"[:4000]}
-
-        def start(fds: tuple[int, int, int]) -> None:
-            _child_setup(workdir, fds, limits, memory, "inline")
-            run_python_inline(code, filename)
-
+        filename = str(msg.get("filename", "main.py"))
+        error = _compile_error(msg["inline"], filename)
+        if error is not None:
+            return error
+        spec = {
+            "mode": "run",
+            "workdir": workdir,
+            "limits": limits,
+            "memory": memory,
+            "filename": filename,
+            "source": msg["inline"],
+        }
+        child = _python_child(spec)
     else:
         argv = [str(a) for a in msg["argv"]]
+        policy = _filters().get(msg["policy"]) if msg.get("policy") else None
 
         def start(fds: tuple[int, int, int]) -> None:
-            _child_setup(workdir, fds, limits, memory, policy)
-            os.execve(argv[0], argv, ENV)
+            confine.child_setup(workdir, fds, limits, memory, policy)
+            os.execve(argv[0], argv, confine.ENV)
 
+        child = _fork(start)
     try:
-        result = spawn_and_watch(start, stdin, limits)
+        result = _watch(child, stdin, limits)
     finally:
         _kill_strays()
+    _check_zygote(result)
+    result.pop("side", None)
     if msg.get("fetch"):
         result["files"] = _fetch_files(workdir, list(msg["fetch"]), int(limits["output_bytes"]))
     return result
-
-
-def _candidate_by_exec(
-    workdir: str, entry_point: str, limits: dict[str, Any], rpc: tuple[int, int]
-) -> tuple[int, int, int, bool]:
-    """A candidate as a fresh interpreter (when the zygote is not there): ~20 ms more."""
-    argv = [
-        "/usr/bin/python3",
-        "-I",
-        os.path.join(JAIL_DIR, "candidate.py"),
-        str(rpc[0]),
-        str(rpc[1]),
-        entry_point,
-    ]
-
-    def start(fds: tuple[int, int, int]) -> None:
-        _child_setup(workdir, fds, limits, True, "exec", keep=rpc)
-        for fd in rpc:
-            os.set_inheritable(fd, True)
-        os.execve(argv[0], argv, ENV)
-
-    pid, cand_in, cand_out, cand_err, _ = _fork(start)
-    os.close(cand_in)
-    return pid, cand_out, cand_err, False
-
-
-def _candidate_from_zygote(
-    workdir: str, entry_point: str, limits: dict[str, Any], rpc: tuple[int, int]
-) -> tuple[int, int, int, bool] | None:
-    """Ask the zygote to fork a candidate; None when the zygote is gone."""
-    sock = ZYGOTE.get("sock")
-    if sock is None:
-        return None
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    request = json.dumps({"workdir": workdir, "entry_point": entry_point, "limits": limits})
-    try:
-        socket.send_fds(sock, [request.encode()], [in_r, out_w, err_w, *rpc])
-        reply = sock.recv(4096)
-        pid = int(json.loads(reply)["pid"])
-    except (OSError, ValueError, KeyError):
-        ZYGOTE.pop("sock", None)
-        for fd in (out_r, err_r):
-            os.close(fd)
-        return None
-    finally:
-        for fd in (in_r, in_w, out_w, err_w):
-            os.close(fd)
-    return pid, out_r, err_r, True
-
-
-def _start_zygote() -> None:
-    """Fork, before any request exists, a clean process that forks the candidates.
-
-    A candidate forked from the fork server would hold in its memory the request
-    it serves (the tests) and earlier ones; forked from this zygote it holds
-    nothing but the workdir name and entry point it was started with, and it
-    costs a fork instead of a new interpreter.
-    """
-    server_sock, zygote_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:
-        server_sock.close()
-        ZYGOTE["pid"] = os.getpid()
-        try:
-            _zygote_loop(zygote_sock)
-        finally:
-            os._exit(0)
-    zygote_sock.close()
-    ZYGOTE.update(pid=pid, sock=server_sock)
-
-
-def _zygote_loop(sock: socket.socket) -> None:
-    # Children are reaped by the kernel the moment they die: no zombie outlives a run.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    _filters()  # built once here (with this zygote's pid protected), loaded by each child
-    while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(sock, 65536, 5)
-        except OSError:
-            return
-        if not data:
-            return  # the server is gone
-        request = json.loads(data)
-        pid = os.fork()
-        if pid == 0:
-            _zygote_child(sock, request, fds)
-        for fd in fds:
-            os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
-
-
-def _zygote_child(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        sock.close()
-        rpc = (fds[3], fds[4])
-        _child_setup(
-            request["workdir"],  # a path the server made for this run
-            (fds[0], fds[1], fds[2]),
-            request["limits"],
-            True,
-            "inline",
-            keep=rpc,
-        )
-        os.environ.clear()
-        os.environ.update(ENV)
-        _fresh_stdio()
-        with open("main.py", encoding="utf-8", errors="surrogateescape") as f:
-            source = f.read()
-        sys.argv = ["main.py"]
-        harness.serve_candidate(compile(source, "main.py", "exec"), request["entry_point"], *rpc)
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            os.write(2, traceback.format_exc().encode()[-2000:])
-        os._exit(1)
-    os._exit(0)
 
 
 def op_call(msg: dict[str, Any]) -> dict[str, Any]:
@@ -636,44 +605,52 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
 
     The candidate cannot reach the harness: separate processes, the verdict on
     the harness's own stdout, values passed as plain encoded data (harness.py).
+    The candidate comes from the zygote: it never held the tests.
     """
     workdir = _workdir(msg["workdir"])
     limits = msg["limits"]
-    try:
-        compile(msg["source"], "main.py", "exec")  # syntax errors answer before any fork
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return {"status": "compile_error", "stderr": f"{type(exc).__name__}: {exc}"[:4000]}
+    error = _compile_error(msg["source"], "main.py")
+    if error is not None:
+        return error
     to_cand_r, to_cand_w = os.pipe()
     from_cand_r, from_cand_w = os.pipe()
     rpc_candidate = (to_cand_r, from_cand_w)
     rpc_harness = (from_cand_r, to_cand_w)
 
     _write_files(workdir, {"main.py": msg["source"]})
-    started = _candidate_from_zygote(workdir, msg["entry_point"], limits, rpc_candidate)
-    if started is None:
-        started = _candidate_by_exec(workdir, msg["entry_point"], limits, rpc_candidate)
-    cpid, cand_out, cand_err, zygote_child = started
-    for fd in rpc_candidate:
+    spec = {
+        "mode": "call",
+        "workdir": workdir,
+        "limits": limits,
+        "memory": "as",
+        "source": msg["source"],
+        "entry_point": msg["entry_point"],
+    }
+    candidate = _python_child(spec, rpc_candidate)
+    for fd in (*rpc_candidate, candidate.in_w):
         os.close(fd)
     keys = ("entry_point", "test_code", "inputs", "outputs", "stop_at_first")
-    spec: dict[str, Any] = {k: msg[k] for k in keys if k in msg}
+    test: dict[str, Any] = {k: msg[k] for k in keys if k in msg}
+    policy = _filters().get("inline")
 
     def start_harness(fds: tuple[int, int, int]) -> None:
-        _child_setup(workdir, fds, limits, True, "inline", keep=rpc_harness)
-        _fresh_stdio()
-        harness.run_harness(spec, *rpc_harness)
+        confine.child_setup(workdir, fds, limits, "as", policy, keep=rpc_harness)
+        confine.fresh_stdio()
+        harness.run_harness(test, *rpc_harness)
 
+    lost = False
     try:
-        run = spawn_and_watch(start_harness, b"", limits, side=(cand_out, cand_err))
+        run = spawn_and_watch(start_harness, b"", limits, side=(candidate.out_r, candidate.err_r))
     finally:
-        for fd in (*rpc_harness, cand_out, cand_err):
+        for fd in (*rpc_harness, candidate.out_r, candidate.err_r):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        for kill in (os.killpg, os.kill):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                kill(cpid, signal.SIGKILL)
-        if not zygote_child:  # the zygote reaps its own children
-            os.waitpid(cpid, 0)
+        candidate.kill()
+        try:
+            candidate.reap()
+        except _ZygoteLost:
+            lost = True
+        candidate.close()
         _kill_strays()
     verdict: Any = None
     if run["status"] == "ok":
@@ -681,59 +658,79 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
             verdict = harness.parse_verdict(run["stdout"])
     stdout, stderr = run.pop("side")
     run.update(verdict=verdict, harness_stderr=run["stderr"][-2000:], stdout=stdout, stderr=stderr)
+    peak = candidate.ended[2] if candidate.ended else 0
+    judged = run["status"] in ("ok", "runtime_error")
+    if judged and over_memory(peak, candidate.inherited_kb, limits):
+        run.update(status="memory_limit", verdict=None, peak_memory_kb=peak)
+    if lost:
+        _stop_zygote()
+        run.update(status="runtime_error", verdict=None, message=_HARMED)
+    _check_zygote(run)
     return run
 
 
 def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
-    """Remove a working directory; in a jail, also whatever runs left elsewhere in /tmp."""
-    name = msg["workdir"]
-    if name and "/" not in name and not name.startswith("."):
-        shutil.rmtree(os.path.join(WORK_ROOT, name), ignore_errors=True)
-    if JAILED:  # one item at a time per jail: nothing a run wrote outlives the item
+    """Remove a working directory; in a jail, everything a run left in /tmp and in IPC.
+
+    When something could not be removed, the reply says ``restart``: the jail is
+    then replaced (a fresh /tmp and IPC namespace) before the next item.
+    """
+    problems: list[str] = []
+    if JAILED:  # one item at a time per jail: nothing a run made outlives the item
+        roots = [("/tmp", _TMP_MODE[0] if _TMP_MODE else 0o1777)]
         # /dev/shm is read-only under bwrap, a writable tmpfs in a Docker container.
-        for root in ("/tmp", WORK_ROOT, "/dev/shm"):
-            _wipe(root, keep=WORK_ROOT)
+        if os.access("/dev/shm", os.W_OK):
+            roots.append(("/dev/shm", 0o1777))
+        for root, mode in roots:
+            try:
+                cleanup.wipe(root, mode)
+            except cleanup.Unremovable as exc:
+                problems.append(str(exc))
+        try:
+            cleanup.remove_ipc()
+        except cleanup.Unremovable as exc:
+            problems.append(str(exc))
+        try:
+            os.makedirs(WORK_ROOT, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            problems.append(f"cannot make {WORK_ROOT}: {exc}")
+    else:
+        name = msg["workdir"]
+        path = os.path.join(WORK_ROOT, name)
+        if name and "/" not in name and not name.startswith(".") and os.path.isdir(path):
+            try:
+                cleanup.wipe(path, 0o700)
+                os.rmdir(path)
+            except (cleanup.Unremovable, OSError) as exc:
+                problems.append(str(exc))
+    if problems:
+        return {"status": "ok", "restart": True, "message": "; ".join(problems)[:1000]}
     return {"status": "ok"}
 
 
-def _wipe(root: str, keep: str) -> None:
-    with contextlib.suppress(OSError):
-        for entry in os.listdir(root):
-            path = os.path.join(root, entry)
-            if path == keep:
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-
-
 def op_ping(msg: dict[str, Any]) -> dict[str, Any]:
-    return {"status": "ok", "seccomp": bool(_filters()), "uid": os.getuid(), "pid": SERVER_PID}
+    return {
+        "status": "ok",
+        "seccomp": bool(_filters()),
+        "uid": os.getuid(),
+        "pid": SERVER_PID,
+        "zygote": ZYGOTE.get("pid"),
+    }
 
 
 OPS = {"ping": op_ping, "run": op_run, "call": op_call, "cleanup": op_cleanup}
 
 
-def _not_dumpable() -> None:
-    # Inherited by every forked child: no process of the jail can open another's
-    # /proc/<pid>/{mem,fd,environ} (same uid otherwise would allow it).
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
 def main() -> None:
-    _not_dumpable()
+    confine.not_dumpable()
     # The protocol moves off fds 0/1 so that children can take fresh stdio.
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.makedirs(WORK_ROOT, mode=0o700, exist_ok=True)
-    _start_zygote()
+    _TMP_MODE.append(stat.S_IMODE(os.stat(os.path.dirname(WORK_ROOT)).st_mode))
+    _ensure_zygote()
     _filters()  # after the zygote: its pid is among those no program may signal
     while True:
         msg = wire.recv(proto_in)

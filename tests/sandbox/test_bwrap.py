@@ -446,3 +446,34 @@ def test_auto_never_falls_back_to_local_unsafe(
 def test_unknown_backend() -> None:
     with pytest.raises(SandboxUnavailable, match="local-unsafe"):
         open_sandbox("nsjail", uid=UID)
+
+
+def _zygotes(uid: int) -> list[int]:
+    return [pid for pid, cmd in jail_processes(uid).items() if b"zygote.py" in cmd]
+
+
+def test_a_stopped_zygote_fails_its_run_and_is_replaced() -> None:
+    uid = UID + 5
+    sandbox = open_sandbox("bwrap", uid=uid)
+    try:
+        assert run(sandbox, "print(3)").stdout == "3\n"
+        (zygote,) = _zygotes(uid)
+        # Stopped while a candidate runs: that run fails, whatever the program printed.
+        timer = threading.Timer(0.3, os.kill, (zygote, signal.SIGSTOP))
+        timer.start()
+        during = run(sandbox, "import time\ntime.sleep(1)\nprint(3)", time_s=3)
+        timer.join()
+        assert during.status == RunStatus.RUNTIME_ERROR, during
+        assert "stopped or killed" in during.message
+        assert zygote not in _zygotes(uid)
+        # Stopped between runs (killed, too): the next run gets a fresh zygote.
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            assert run(sandbox, "print(3)").stdout == "3\n"  # made afresh when needed
+            (zygote,) = _zygotes(uid)
+            os.kill(zygote, sig)
+            after = run(sandbox, "print(3)")
+            assert (after.status, after.stdout) == (RunStatus.OK, "3\n"), after
+        assert sandbox.alive
+    finally:
+        sandbox.close()
+    assert not sandbox.alive
