@@ -25,7 +25,6 @@ ENV = {
     "REFEREE_ITEM_TIMEOUT_S": "3",
     "REFEREE_HARD_GRACE_S": "1",
     "REFEREE_WORKER_MEMORY_LIMIT_MB": "1024",
-    "REFEREE_SANDBOX_UID_BASE": "60300",
     "REFEREE_MAX_MEMORY_MB": "512",
     "REFEREE_MAX_ITEM_TIMEOUT_S": "60",
 }
@@ -339,6 +338,30 @@ def test_nothing_survives_the_cleanup(client: httpx.Client, writer: str, reader:
     assert judged(second) == ("ok", "correct"), second
     results = score(client, honest_io_item(), honest_call_item())
     assert [judged(r) for r in results] == [("ok", "correct")] * 2, results
+
+
+DEEP_TREE = """
+import os
+path = "/tmp"
+for i in range(300):  # deeper than the wipe goes: only a fresh jail gets rid of it
+    path = os.path.join(path, "d")
+    os.mkdir(path)
+return None
+"""
+
+
+def test_a_jail_too_dirty_to_clean_is_replaced_and_judging_goes_on(
+    client: httpx.Client, lone: Server
+) -> None:
+    # The worker holding the jail is confined and may not start another: it is
+    # replaced with a fresh jail, and the items after it are judged as usual.
+    for _ in range(2):
+        (dirty,) = score(client, io_item(probe(DEEP_TREE)))
+        assert judged(dirty) == ("ok", "correct"), dirty
+        results = score(client, honest_io_item(), honest_call_item())
+        assert [judged(r) for r in results] == [("ok", "correct")] * 2, results
+    text = httpx.get(lone.url + "/metrics").text
+    assert 'referee_worker_restarts_total{reason="sandbox"}' in text
 
 
 # -- hole: memory limits of every language -------------------------------------------------------
