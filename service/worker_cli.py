@@ -36,7 +36,7 @@ def run_worker(
     if not settings.redis_url:
         log.error("no Redis: pass --redis redis://host:port or set REFEREE_REDIS_URL")
         return 2
-    verifiers.load_builtin(settings.plugin_modules)  # entries carry pickled params
+    verifiers.load_builtin(settings.plugin_modules)  # entries name verifiers and their params
     metrics = Metrics()
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.host, registry=metrics.registry)

@@ -133,7 +133,7 @@ def test_api_probes_and_keys(render: Render) -> None:
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["startupProbe"]["httpGet"]["path"] == "/healthz"
     env = _env(api)
-    # The in-chart Redis has a password (tasks are pickled: an open Redis runs code).
+    # The in-chart Redis has a password (an open Redis lets anyone forge verdicts).
     assert env["REFEREE_REDIS_URL"] == "redis://:$(REDIS_PASSWORD)@referee-redis:6379/0"
     assert env["REDIS_PASSWORD"] == {
         "secretKeyRef": {"name": "referee-redis-auth", "key": "password"}

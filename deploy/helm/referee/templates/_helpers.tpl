@@ -135,8 +135,8 @@ procMount: Unmasked
 {{- end -}}
 {{- end -}}
 
-{{/* The in-chart Redis's password: whoever can write to Redis can run code on the
-workers (tasks are pickled), so it has one even behind the NetworkPolicy. */}}
+{{/* The in-chart Redis's password: whoever can write to Redis can forge verdicts, so
+it has one even behind the NetworkPolicy. */}}
 {{- define "referee.redisAuthSecret" -}}
 {{- default (printf "%s-redis-auth" (include "referee.fullname" .)) .Values.redis.auth.existingSecret -}}
 {{- end -}}
