@@ -437,6 +437,7 @@ def _scrub_secrets(keep: tuple[str, ...]) -> None:
 
 def confine(
     uid: int | None,
+    scratch: str,
     *,
     keep_groups: tuple[int, ...] = (),
     keep_env: tuple[str, ...] = (),
@@ -445,6 +446,8 @@ def confine(
     """Confine this process for good; apply what this machine allows.
 
     ``uid``: the unprivileged uid to become when running as root (None: stay).
+    ``scratch``: the directory to write in when no private ``/tmp`` can be
+    mounted (it must not exist yet).
     ``keep_groups``: supplementary groups kept (e.g. the Docker socket's group
     for the code lane of the docker backend, whose engine is root-equivalent).
     ``connect_unix``: may open AF_UNIX sockets and connect (the Docker engine's
@@ -464,15 +467,21 @@ def confine(
         try:
             _private_view(uid, roots)
             state.namespaces = state.read_only = True
-        except OSError as exc:
+        except OSError as exc:  # a container without CAP_SYS_ADMIN
             state.missing.append(f"namespaces ({exc.strerror or exc})")
-            state.scratch = _own_scratch(uid)
-        _drop_to(uid, keep_groups)
-        state.uid, state.own_uid = uid, True
+        try:
+            if not state.namespaces:
+                state.scratch = _own_scratch(scratch, uid)
+            _drop_to(uid, keep_groups)
+            state.uid, state.own_uid = uid, True
+        except OSError as exc:  # root without CAP_SETUID/CAP_CHOWN (cap_drop: ALL)
+            state.missing.append(f"own uid ({exc.strerror or exc})")
+            if state.scratch == _SCRATCH and not state.namespaces:
+                state.scratch = scratch if os.path.isdir(scratch) else _own_scratch(scratch, None)
     else:
         state.missing.append("namespaces (not root)")
         state.missing.append("own uid (not root)")
-        state.scratch = _own_scratch(None)
+        state.scratch = _own_scratch(scratch, None)
     os.environ.update(TMPDIR=state.scratch, HOME=state.scratch)
     os.chdir(state.scratch)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -501,11 +510,13 @@ def confine(
     return state
 
 
-def _own_scratch(uid: int | None) -> str:
-    """A private scratch directory when no private /tmp could be mounted."""
-    import tempfile
+def _own_scratch(path: str, uid: int | None) -> str:
+    """A private scratch directory when no private /tmp could be mounted.
 
-    path = tempfile.mkdtemp(prefix="referee-judge-")
+    ``path`` is chosen by the pool, which empties it for the worker's successor
+    and removes it when it closes.
+    """
+    os.mkdir(path, 0o700)
     if uid is not None:
         os.chown(path, uid, uid)
     return path

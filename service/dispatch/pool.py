@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -174,6 +177,8 @@ class WorkerPool:
                 slot.worker = None
         for lane in LANES:
             self._set_alive(lane, 0)
+        for slot in self._slots:
+            self._scratch(slot)  # empties it
         if self._uids is not None:
             self._uids.release()
 
@@ -222,6 +227,7 @@ class WorkerPool:
             jail_uid=block.jail(slot.index),
             judge_uid=block.judge(slot.index),
             confine=self.config.confine,
+            scratch=self._scratch(slot),
             second_opinion_rate=self.config.second_opinion_rate,
         )
         parent, child = self._ctx.Pipe(duplex=True)
@@ -334,6 +340,12 @@ class WorkerPool:
             pending = [e for e in pending[done:] if not e.is_cancelled()]
         if slot.worker is None:
             self._ensure_worker(slot)  # be ready for the next chunk
+
+    def _scratch(self, slot: _Slot) -> str:
+        """The slot's scratch dir (used where no private /tmp can be mounted), emptied."""
+        path = os.path.join(tempfile.gettempdir(), f"referee-judge-{os.getpid()}-{slot.index}")
+        shutil.rmtree(path, ignore_errors=True)  # what the slot's last worker left
+        return path
 
     def _note_confinement(self, report: dict[str, Any]) -> None:
         if report.get("missing") and report != self.confinement:

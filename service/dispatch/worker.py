@@ -44,6 +44,7 @@ class WorkerConfig:
     jail_uid: int = 60000
     judge_uid: int = 60128
     confine: bool = True
+    scratch: str = ""  # where to write when no private /tmp can be mounted (the pool's)
     second_opinion_rate: float = 0.0
 
 
@@ -242,6 +243,7 @@ def main(conn: Connection, config: WorkerConfig) -> None:
         docker = config.opens_jail and config.sandbox == "docker"
         state = confine.confine(
             config.judge_uid,
+            config.scratch,
             keep_groups=_docker_groups(config),
             keep_env=_DOCKER_ENV if docker else (),
             connect_unix=docker,
