@@ -156,14 +156,20 @@ def test_scores_through_proxy_replicas_and_workers(cluster: Cluster) -> None:
     right, wrong = _score(cluster, code)
     assert (right["status"], right["outcome"], right["reward"]) == ("ok", "correct", 1.0), right
     assert (wrong["status"], wrong["outcome"], wrong["reward"]) == ("ok", "incorrect", 0.0), wrong
-    # The proxy spreads requests over both replicas.
-    for n in range(6):
+    # The proxy spreads requests over both replicas, once its health checks have seen
+    # both ready (two checks 2 s apart): until then it may send everything to one.
+    served = 'referee_http_request_duration_seconds_count{method="POST",route="/score"'
+    apis = cluster.containers("api")
+    idle = set(apis)
+    deadline = time.monotonic() + 90
+    n = 0
+    while idle and time.monotonic() < deadline:
         body = _batch(5, f"r{n}")
         _expect_judged(body, _score(cluster, body))
-    for api in cluster.containers("api"):
-        assert 'referee_http_request_duration_seconds_count{method="POST",route="/score"' in (
-            cluster.metrics(api, 8000)
-        ), f"replica {api} served no /score"
+        n += 1
+        idle = {api for api in idle if served not in cluster.metrics(api, 8000)}
+        time.sleep(0.2)
+    assert not idle, f"replicas {sorted(idle)} served no /score in 90 s"
     (worker,) = cluster.containers("worker")
     assert "referee_items_scored_total" in cluster.metrics(worker, 9100)
 
