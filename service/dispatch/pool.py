@@ -217,7 +217,9 @@ class WorkerPool:
             self.events.workers_alive(n)
 
     def _spawn(self, slot: _Slot) -> _Worker:
-        block = self._uids or uids.UidBlock(uids.AUTO_BASE)
+        block = self._uids
+        if block is None:
+            raise RuntimeError("the pool has not claimed its uids: call start() first")
         config = WorkerConfig(
             item_timeout_s=self.config.item_timeout_s,
             memory_limit_mb=self.config.memory_limit_mb,

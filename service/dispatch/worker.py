@@ -217,7 +217,7 @@ def _open_jail(config: WorkerConfig) -> bool:
 
 def _jail_lost(has_jail: bool) -> bool:
     opened = sandbox.opened()
-    return has_jail and (opened is None or not opened.client.alive)
+    return has_jail and (opened is None or not opened.alive)
 
 
 def main(conn: Connection, config: WorkerConfig) -> None:
