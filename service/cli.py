@@ -82,6 +82,7 @@ def serve(
         log_config=None,
         access_log=False,
         http=protocol_with_header_timeout(settings.header_timeout_s),
+        timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
     )
 

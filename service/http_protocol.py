@@ -34,6 +34,15 @@ class _HeaderDeadlineProtocol(H11Protocol):
         else:
             self._disarm()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Bytes of the next request that came while this response was still
+        # being sent were buffered, not seen by ``data_received`` as a new
+        # request: its headers get their deadline now.
+        buffered, _ = self.conn.trailing_data
+        if self.conn.their_state is h11.IDLE and buffered and self._header_timer is None:
+            self._arm()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)

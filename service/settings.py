@@ -167,6 +167,9 @@ class Settings(BaseSettings):
         description="An HTTP connection that has not sent a whole request's headers this "
         "long after opening (or after its first byte) is closed.",
     )
+    keep_alive_s: int = Field(
+        5, ge=1, description="An idle kept-alive HTTP connection is closed after this long."
+    )
     api_key_hashes: str = Field(
         "", description="Comma-separated sha256 hex digests of accepted API keys."
     )
