@@ -9,17 +9,27 @@
   that forwards each call. It alone writes the verdict, on its own stdout, after
   the checks ran: the program cannot exit early for it, print it, patch its
   builtins or rig a comparison.
+- Test code may also call helpers that only the program defines (HumanEval/32
+  checks roots with the prompt's ``poly``; /38 and /50 decode what the prompt's
+  ``encode_cyclic`` and ``encode_shift`` encoded), as a single-process run of
+  prompt, completion and test would. Each global name the test code reads but
+  neither defines nor finds in builtins is asked of the candidate; those it
+  holds as functions get a stand-in that forwards calls the same way, so the
+  helper runs in the candidate process and only plain values cross.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import dis
+import importlib
 import json
 import math
 import os
 import sys
 import traceback
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -78,14 +88,39 @@ def serve_candidate(code: Any, entry_point: str, rfd: int, wfd: int) -> None:
         if request is None:
             _flush()
             os._exit(0)
+        if "resolve" in request:  # which helpers the test code asks for this program holds
+            wire.send(wfd, _helpers(namespace, request["resolve"]))
+            continue
         try:
+            target = fn if "fn" not in request else _helper(namespace, request["fn"])
             args = wire.decode(request["args"])
             kwargs = wire.decode(request["kwargs"])
-            value = fn(*args, **kwargs)
+            value = target(*args, **kwargs)
             reply: dict[str, Any] = {"value": wire.encode(value)}
         except BaseException as exc:  # the candidate's own error, passed on by name
             reply = {"error": type(exc).__name__, "message": str(exc)[:500]}
         wire.send(wfd, reply)
+
+
+def _helper(namespace: dict[str, Any], name: Any) -> Any:
+    value = namespace.get(name) if isinstance(name, str) else None
+    if isinstance(value, type) or not callable(value):
+        raise NameError(f"name {name!r} is not defined")
+    return value
+
+
+def _helpers(namespace: dict[str, Any], names: Any) -> dict[str, Any]:
+    held: list[str] = []
+    modules: dict[str, str] = {}
+    for name in names if isinstance(names, list) else []:
+        value = namespace.get(name) if isinstance(name, str) else None
+        if isinstance(value, types.ModuleType):
+            modules[name] = str(value.__name__)
+            continue
+        with contextlib.suppress(NameError):
+            _helper(namespace, name)
+            held.append(name)
+    return {"resolved": held, "modules": modules}
 
 
 def _flush() -> None:
@@ -110,15 +145,33 @@ class _Candidate:
             )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call(None, args, kwargs)
+
+    def helpers(self, names: list[str]) -> tuple[list[str], dict[str, Any]]:
+        """Which of ``names`` the program holds as functions, and which as standard
+        modules (imported here by their own name). It may lie: its functions still
+        only run in its own process, and a module is one of the standard library's."""
+        reply = self._ask({"resolve": names})
+        held, modules = reply.get("resolved"), reply.get("modules")
+        if not isinstance(held, list) or not isinstance(modules, dict):
+            raise CandidateFailed("the program sent a malformed reply")
+        imported: dict[str, Any] = {}
+        for name, module in modules.items():
+            top = module.partition(".")[0] if isinstance(module, str) else ""
+            if name in names and top in sys.stdlib_module_names:
+                with contextlib.suppress(ImportError):
+                    imported[name] = importlib.import_module(module)
+        return [name for name in held if name in names], imported
+
+    def call(self, name: str | None, args: Any, kwargs: dict[str, Any]) -> Any:
+        """Call the entry point (``name`` None) or a helper of the program."""
         try:
             request = {"args": wire.encode(list(args)), "kwargs": wire.encode(kwargs)}
         except TypeError as exc:
             raise HarnessLimit(str(exc)) from None
-        try:
-            wire.send(self.wfd, request)
-        except OSError:
-            raise CandidateFailed("the program exited during a call") from None
-        reply = wire.recv(self.rfd)
+        if name is not None:
+            request["fn"] = name
+        reply = self._ask(request)
         if not isinstance(reply, dict):
             raise CandidateFailed("the program exited during a call")
         if "value" in reply:
@@ -130,6 +183,43 @@ class _Candidate:
             exc_type = _EXCEPTIONS.get(str(reply["error"]), RuntimeError)
             raise exc_type(reply.get("message", ""))
         raise CandidateFailed("the program sent a malformed reply")
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            wire.send(self.wfd, request)
+        except OSError:
+            raise CandidateFailed("the program exited during a call") from None
+        reply = wire.recv(self.rfd)
+        if not isinstance(reply, dict):
+            raise CandidateFailed("the program exited during a call")
+        return reply
+
+
+class _Helper:
+    """Stands in for a helper function the program defines (see the module's doc)."""
+
+    def __init__(self, candidate: _Candidate, name: str) -> None:
+        self.candidate, self.__name__ = candidate, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.candidate.call(self.__name__, args, kwargs)
+
+
+def _global_names(code: Any) -> tuple[set[str], set[str]]:
+    """Global names the code (and every function it defines) reads, and those it binds."""
+    reads: set[str] = set()
+    stores: set[str] = set()
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            reads.add(str(ins.argval))
+        elif ins.opname in ("STORE_GLOBAL", "STORE_NAME"):
+            stores.add(str(ins.argval))
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            inner_reads, inner_stores = _global_names(const)
+            reads |= inner_reads
+            stores |= inner_stores
+    return reads, stores
 
 
 def _same(got: Any, expected: Any) -> bool:
@@ -197,7 +287,14 @@ def _run_test_code(spec: dict[str, Any], candidate: _Candidate) -> dict[str, Any
     entry_point = spec["entry_point"]
     namespace: dict[str, Any] = {"__name__": "__referee_test__", entry_point: candidate}
     try:
-        exec(compile(spec["test_code"], "test.py", "exec"), namespace)
+        code = compile(spec["test_code"], "test.py", "exec")
+        reads, stores = _global_names(code)
+        wanted = sorted(reads - stores - namespace.keys() - vars(builtins).keys())
+        if wanted:
+            helpers, modules = candidate.helpers(wanted)
+            namespace.update({name: _Helper(candidate, name) for name in helpers})
+            namespace.update(modules)
+        exec(code, namespace)
         check = namespace.get("check")
         if callable(check):
             check(candidate)

@@ -555,6 +555,175 @@ def test_humaneval_program_output_is_not_the_verdict() -> None:
     assert score.reward == 1.0
 
 
+# HumanEval/32, /38 and /50 (openai/human-eval, MIT licence): the checks call
+# helpers that only the prompt, and so the program, defines.
+POLY_PROMPT = """
+import math
+
+
+def poly(xs: list, x: float):
+    return sum([coeff * math.pow(x, i) for i, coeff in enumerate(xs)])
+
+
+def find_zero(xs: list):
+"""
+FIND_ZERO = """    begin, end = -1., 1.
+    while poly(xs, begin) * poly(xs, end) > 0:
+        begin *= 2.0
+        end *= 2.0
+    while end - begin > 1e-10:
+        center = (begin + end) / 2.0
+        if poly(xs, center) * poly(xs, begin) > 0:
+            begin = center
+        else:
+            end = center
+    return begin
+"""
+FIND_ZERO_TEST = """
+
+METADATA = {}
+
+
+def check(candidate):
+    import math
+    import random
+    rng = random.Random(42)
+    import copy
+    for _ in range(100):
+        ncoeff = 2 * rng.randint(1, 4)
+        coeffs = []
+        for _ in range(ncoeff):
+            coeff = rng.randint(-10, 10)
+            if coeff == 0:
+                coeff = 1
+            coeffs.append(coeff)
+        solution = candidate(copy.deepcopy(coeffs))
+        assert math.fabs(poly(coeffs, solution)) < 1e-4
+"""
+CYCLIC_PROMPT = """
+
+def encode_cyclic(s: str):
+    groups = [s[(3 * i):min((3 * i + 3), len(s))] for i in range((len(s) + 2) // 3)]
+    groups = [(group[1:] + group[0]) if len(group) == 3 else group for group in groups]
+    return "".join(groups)
+
+
+def decode_cyclic(s: str):
+"""
+DECODE_CYCLIC = "    return encode_cyclic(encode_cyclic(s))\n"
+DECODE_CYCLIC_TEST = """
+
+METADATA = {}
+
+
+def check(candidate):
+    from random import randint, choice
+    import string
+
+    letters = string.ascii_lowercase
+    for _ in range(100):
+        str = ''.join(choice(letters) for i in range(randint(10, 20)))
+        encoded_str = encode_cyclic(str)
+        assert candidate(encoded_str) == str
+"""
+SHIFT_PROMPT = """
+
+def encode_shift(s: str):
+    return "".join([chr(((ord(ch) + 5 - ord("a")) % 26) + ord("a")) for ch in s])
+
+
+def decode_shift(s: str):
+"""
+DECODE_SHIFT = '    return "".join([chr(((ord(ch) - 5 - ord("a")) % 26) + ord("a")) for ch in s])\n'
+DECODE_SHIFT_TEST = """
+
+METADATA = {}
+
+
+def check(candidate):
+    from random import randint, choice
+    import copy
+    import string
+
+    letters = string.ascii_lowercase
+    for _ in range(100):
+        str = ''.join(choice(letters) for i in range(randint(10, 20)))
+        encoded_str = encode_shift(copy.deepcopy(str))
+        assert candidate(copy.deepcopy(encoded_str)) == str
+"""
+WITH_HELPERS = [
+    pytest.param(FIND_ZERO_TEST, "find_zero", POLY_PROMPT, FIND_ZERO, id="HumanEval/32"),
+    pytest.param(
+        DECODE_CYCLIC_TEST, "decode_cyclic", CYCLIC_PROMPT, DECODE_CYCLIC, id="HumanEval/38"
+    ),
+    pytest.param(DECODE_SHIFT_TEST, "decode_shift", SHIFT_PROMPT, DECODE_SHIFT, id="HumanEval/50"),
+]
+
+
+@pytest.mark.parametrize(("test_code", "entry_point", "prompt", "solution"), WITH_HELPERS)
+def test_checks_call_the_programs_helpers(
+    test_code: str, entry_point: str, prompt: str, solution: str
+) -> None:
+    score = judge(fenced(prompt + solution), humaneval(test_code, entry_point))
+    assert (score.reward, score.outcome) == (1.0, Outcome.CORRECT), score.details
+    # The same helpers with a wrong solution still fail.
+    wrong = judge(fenced(prompt + "    return 0\n"), humaneval(test_code, entry_point))
+    assert wrong.reward == 0.0
+
+
+def test_a_check_reading_a_module_the_program_imported() -> None:
+    test_code = "def check(candidate):\n    assert math.isclose(candidate(2.0), math.sqrt(2.0))\n"
+    program = "import math\n\ndef root(x):\n    return x ** 0.5\n"
+    assert judge(fenced(program), humaneval(test_code, "root")).reward == 1.0
+
+
+# A helper runs in the candidate's process: what it does there cannot reach the checks.
+HELPERS_THAT_CHEAT = [
+    pytest.param(
+        POLY_PROMPT.replace("return sum(", "import os; os._exit(0); return sum(")
+        + "    return 0.0\n",
+        id="helper-exits-the-candidate",
+    ),
+    pytest.param(
+        POLY_PROMPT
+        + "    return 0.0\n\nclass poly:\n    def __new__(cls, *a):\n        return 0.0\n",
+        id="helper-is-a-class",
+    ),
+    pytest.param(
+        POLY_PROMPT.replace(
+            "return sum(",
+            "import sys\n    f = sys._getframe()\n    while f:\n"
+            "        f.f_globals['AssertionError'] = None\n        f = f.f_back\n"
+            "    return sum(",
+        )
+        + "    return 0.0\n",
+        id="helper-walks-frames",
+    ),
+    pytest.param(
+        POLY_PROMPT.replace(
+            "return sum(",
+            "class Zero(float):\n        def __lt__(self, other):\n            return True\n"
+            "    return Zero(1.0)\n    return sum(",
+        )
+        + "    return 0.0\n",
+        id="helper-returns-a-rigged-float",
+    ),
+]
+
+
+@pytest.mark.parametrize("program", HELPERS_THAT_CHEAT)
+def test_helpers_cannot_forge_a_pass(program: str) -> None:
+    score = judge(fenced(program), humaneval(FIND_ZERO_TEST, "find_zero"))
+    assert score.reward == 0.0
+
+
+def test_a_helper_the_program_lacks_is_a_name_error() -> None:
+    program = "def find_zero(xs):\n    return 0.0\n"
+    score = judge(fenced(program), humaneval(FIND_ZERO_TEST, "find_zero"))
+    assert score.reward == 0.0
+    assert "NameError" in score.details["first_failure"]["error"]
+
+
 # --------------------------------------------------------------------------- call-based
 
 PROFIT = {
