@@ -307,7 +307,7 @@ class Engine:
                 key = cache_key(v, task)
                 index = seen.get(key)
                 if index is None:
-                    index = seen[key] = plan.add(task, v, key)
+                    index = seen[key] = plan.add(task, v, key, _shortcut(v, task))
                     dup_flags.append(False)
                 else:
                     dup_flags.append(True)
@@ -494,6 +494,18 @@ def _queuer(
             loop.call_soon_threadsafe(queue.put_nowait, (u, result))
 
     return deliver
+
+
+def _shortcut(verifier: Verifier[Any], task: Task) -> TaskResult | None:
+    """The verifier's own verdict from the extraction alone, when it has one."""
+    if verifier.shortcut is None:
+        return None
+    try:
+        score = verifier.shortcut(task.extracted, task.reference, task.params)
+    except Exception:  # a bug of ours: the worker judges the item instead
+        log.exception("shortcut of %s failed", verifier.name)
+        return None
+    return None if score is None else TaskResult.ok(score)
 
 
 def _deadline_passed() -> TaskResult:

@@ -28,6 +28,7 @@ import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 from referee.verifiers import _math_cascade as cascade
+from referee.verifiers import _plain
 from referee.verifiers._extract import (
     answer_region,
     balanced_braces,
@@ -314,5 +315,6 @@ MATH = register(
         grade=grade,
         description="Final answer equivalent to the reference (math-verify); 1 or 0.",
         check_reference=require_str_reference,
+        shortcut=functools.partial(_plain.shortcut, sep=_SEP),
     )
 )

@@ -38,6 +38,7 @@ Extract = Callable[[str, Any, P, Context], str]
 Grade = Callable[[str, Any, P, Context], Score]
 CheckReference = Callable[[Any, P], None]
 TimeBudget = Callable[[Any, P], float | None]
+Shortcut = Callable[[str, Any, P], Score | None]
 
 
 def _no_reference_check(reference: Any, params: Any) -> None:
@@ -69,6 +70,11 @@ class Verifier(Generic[P]):
     # For a verifier whose reference check is costly (a JSON Schema): the size in
     # bytes of what it checks. Set: the check runs off the event loop, size-capped.
     costly_reference_size: Callable[[Any], int] | None = None
+    # Decides some items from the extraction alone, in the API process, before any
+    # dispatch: a Score, or None to leave the item to ``grade``. It runs on model
+    # text outside the workers' confinement, so it must be cheap, linear in its
+    # input and call no third-party parser (``math``: plain numbers).
+    shortcut: Shortcut[P] | None = None
 
     def __post_init__(self) -> None:
         if not is_dataclass(self.params_type):
@@ -113,6 +119,10 @@ class Verifier(Generic[P]):
         """Extract and grade in the calling process (no deadline: use the engine for that)."""
         self.validate_reference(reference, params)
         extracted = self.extract(response, reference, params, context)
+        if self.shortcut is not None:
+            decided = self.shortcut(extracted, reference, params)
+            if decided is not None:
+                return decided
         return self.grade(
             extracted, reference, params, context if self.grade_uses_context else NO_CONTEXT
         )
