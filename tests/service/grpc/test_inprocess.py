@@ -13,8 +13,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import math_items, request
 
+from referee.service import config
 from referee.service.app import build_engine
-from referee.service.grpc.auth import Unauthenticated
+from referee.service.edge import Admission, KeyGate, hash_key
 from referee.service.grpc.server import GrpcServer
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
 from referee.service.metrics import Metrics
@@ -23,18 +24,13 @@ from referee.service.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def one_key(authorization: str | None) -> None:
-    if authorization is None:
-        raise Unauthenticated("missing API key: send metadata authorization: Bearer <key>")
-    if authorization != "Bearer k-1":
-        raise Unauthenticated("wrong API key")
-
-
 async def test_keys_and_health_follow_the_engine() -> None:
     settings = Settings(workers=1, grpc_port=0)
     metrics = Metrics()
     engine = await asyncio.to_thread(build_engine, settings, metrics)
-    server = GrpcServer(engine, settings, metrics.registry, authorize=one_key)
+    gate = KeyGate(frozenset({hash_key("k-1")}), config.key_limits(settings), metrics)
+    admission = Admission(settings.max_queued_items, metrics)
+    server = GrpcServer(engine, settings, metrics.registry, gate, admission)
     try:
         port = await server.start()
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -59,7 +55,7 @@ async def test_keys_and_health_follow_the_engine() -> None:
             reply = await health.Check(check, timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
-            await asyncio.to_thread(engine.pool.close)  # no worker left: cannot score
+            await asyncio.to_thread(engine.close)  # no worker left: cannot score
             deadline = time.monotonic() + 5
             while (await health.Check(check, timeout=5)).status != (
                 health_pb2.HealthCheckResponse.NOT_SERVING
@@ -71,7 +67,7 @@ async def test_keys_and_health_follow_the_engine() -> None:
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop()
-        await asyncio.to_thread(engine.pool.close)
+        await asyncio.to_thread(engine.close)
 
 
 def test_generated_modules_match_the_proto(tmp_path: Path) -> None:
