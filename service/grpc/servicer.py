@@ -1,7 +1,8 @@
 """``referee.v1.Referee``: Score, ScoreStream and ListVerifiers on the shared engine.
 
 Requests are checked by the request edge (``edge.py``) with the same limits and
-rules as ``POST /score``, admission and per-key limits are the edge's objects the HTTP app
+rules as ``POST /score`` (``messages.py`` reads the message straight into the
+engine's inputs), admission and per-key limits are the edge's objects the HTTP app
 also uses, and results are built from the same wire dicts, so both transports
 answer alike. Refusals map to statuses as ``status.py`` says.
 
@@ -24,7 +25,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 import grpc
-from pydantic import ValidationError
 
 from referee.service import config
 from referee.service.edge import (
@@ -33,16 +33,15 @@ from referee.service.edge import (
     EdgeLimits,
     Refused,
     check_costly,
-    items_of,
     verifier_infos,
 )
 from referee.service.engine import Engine, ItemInput
 from referee.service.grpc import convert
+from referee.service.grpc.messages import result_message, score_inputs
 from referee.service.grpc.metrics import GrpcMetrics
 from referee.service.grpc.status import Status, abort, status_of
 from referee.service.grpc.v1 import referee_pb2 as pb
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
-from referee.service.schemas import ScoreRequest
 from referee.service.settings import Settings
 
 __all__ = ["RETRY_AFTER_MS", "RefereeServicer"]
@@ -73,18 +72,7 @@ def _field(loc: tuple[str | int, ...] | list[str | int]) -> str:
 def parse(request: pb.ScoreRequest, limits: EdgeLimits) -> tuple[list[ItemInput], Any]:
     """The engine's inputs for ``request``; raises _Refused as POST /score answers 4xx."""
     try:
-        body = ScoreRequest.model_validate(convert.request_to_dict(request))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = _field(list(first.get("loc", ())))
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise _Refused(
-            Status(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {first['msg']}{more}")
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise _Refused(Status(grpc.StatusCode.INVALID_ARGUMENT, str(exc))) from None
-    try:
-        return items_of(body, limits)
+        return score_inputs(request, limits)
     except Refused as exc:
         raise _Refused(status_of(exc.refusal)) from None
 
@@ -144,7 +132,7 @@ class RefereeServicer(pb_grpc.RefereeServicer):
                 await abort(context, exc.status)
             except BadRequest as exc:
                 await abort(context, _bad_request(exc).status)
-            return pb.ScoreResponse(results=[convert.result_to_proto(r.to_wire()) for r in results])
+            return pb.ScoreResponse(results=[result_message(r) for r in results])
 
     async def ListVerifiers(
         self, request: pb.ListVerifiersRequest, context: Context
@@ -264,7 +252,7 @@ class _Stream:
                         pb.StreamedResult(
                             request_id=request_id,
                             index=index,
-                            result=convert.result_to_proto(result.to_wire()),
+                            result=result_message(result),
                         )
                     )
         except BadRequest as exc:
