@@ -111,15 +111,16 @@ class RefereeServicer(pb_grpc.RefereeServicer):
             self.metrics.rpc_seconds.labels(method, code).observe(time.perf_counter() - start)
 
     async def _admit(self, context: Context) -> None:
-        """Refuse a scoring call the server cannot take now: not ready, or over capacity."""
+        """Refuse a scoring call the server cannot take now: the edge's admission (queue
+        bound; scaled out, Redis and its workers), then this server's readiness."""
+        refusal = self.admission.check(self.engine.pool)
+        if refusal is not None:
+            await abort(context, status_of(refusal))
         if not self.engine.ready:
             await abort(
                 context,
                 Status(grpc.StatusCode.UNAVAILABLE, "no worker process is running", RETRY_AFTER_MS),
             )
-        refusal = self.admission.check(self.engine.pool)
-        if refusal is not None:
-            await abort(context, status_of(refusal))
 
     async def Score(self, request: pb.ScoreRequest, context: Context) -> pb.ScoreResponse:
         with self._observe("Score", context):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import time
@@ -88,3 +89,31 @@ def test_generated_modules_match_the_proto(tmp_path: Path) -> None:
     )
     for name in generated:
         assert (tmp_path / name).read_text() == (checked_in / name).read_text(), name
+
+
+async def test_unreachable_redis_is_unavailable_with_retry_info() -> None:
+    """Scaled out with no Redis to reach: the edge refuses at once, naming why."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(workers=1, grpc_port=0, redis_url=f"redis://127.0.0.1:{port}/0")
+    metrics = Metrics()
+    engine = await asyncio.to_thread(build_engine, settings, metrics)
+    gate = KeyGate(frozenset(), config.key_limits(settings), metrics)
+    server = GrpcServer(
+        engine, settings, metrics.registry, gate, Admission(settings.max_queued_items, metrics)
+    )
+    try:
+        grpc_port = await server.start()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = pb_grpc.RefereeStub(channel)
+            body = {"verifier": "math", "items": math_items(1)}
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.Score(request(body), timeout=10)
+    finally:
+        await server.stop()
+        await asyncio.to_thread(engine.close)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert info.value.details() == "backend unavailable: redis is unreachable; retry"
+    trailing = dict(info.value.trailing_metadata() or ())
+    assert (trailing["retry-after"], trailing["retry-after-ms"]) == ("1", "1000")
