@@ -93,42 +93,50 @@ class Dispatcher(Protocol):
 class Outstanding:
     """Counts a dispatcher's submitted tasks until each is delivered or given up.
 
-    ``track`` wraps each entry's ``deliver`` so that the first delivery ends it; an
-    entry whose caller stopped waiting (``is_cancelled``) no longer counts, whether or
-    not the dispatcher ever runs it. Thread-safe.
+    ``track`` wraps each entry's ``deliver`` so that its first delivery ends it; the
+    entries of a caller that stopped waiting (``is_cancelled``) no longer count,
+    whether or not the dispatcher ever runs them. Entries are counted per
+    ``is_cancelled`` (one per request), so ``count`` costs one call per request
+    waiting, not one per task. Thread-safe.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[int, Entry] = {}
+        self._groups: dict[Callable[[], bool], int] = {}
 
     def track(self, chunk: list[Entry]) -> None:
         with self._lock:
             for entry in chunk:
-                self._entries[id(entry)] = entry
-                entry.deliver = self._counted(entry, entry.deliver)
+                key = entry.is_cancelled
+                self._groups[key] = self._groups.get(key, 0) + 1
+                entry.deliver = self._counted(key, entry.deliver)
 
     def _counted(
-        self, entry: Entry, deliver: Callable[[TaskResult], None]
+        self, key: Callable[[], bool], deliver: Callable[[TaskResult], None]
     ) -> Callable[[TaskResult], None]:
-        key = id(entry)
+        done = False
 
         def counted(result: TaskResult) -> None:
+            nonlocal done
             with self._lock:
-                if self._entries.get(key) is entry:
-                    del self._entries[key]
+                if not done:
+                    done = True
+                    left = self._groups.get(key, 0) - 1
+                    if left > 0:
+                        self._groups[key] = left
+                    else:
+                        self._groups.pop(key, None)
             deliver(result)
 
         return counted
 
     def count(self) -> int:
-        """Tasks delivered to nobody yet whose caller still waits (drops the others)."""
+        """Tasks delivered to nobody yet whose caller still waits (forgets the others)."""
         with self._lock:
-            gone = [k for k, e in self._entries.items() if e.is_cancelled()]
-            for key in gone:
-                del self._entries[key]
-            return len(self._entries)
+            for key in [k for k in self._groups if k()]:
+                del self._groups[key]
+            return sum(self._groups.values())
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._groups.clear()
