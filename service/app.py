@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +14,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from referee import verifiers
-from referee.service import openrlhf
+from referee.service import config, edge, openrlhf
 from referee.service.admission import AdmissionMiddleware
-from referee.service.auth import AuthMiddleware, KeyLimits, load_key_hashes
+from referee.service.auth import AuthMiddleware, load_key_hashes
 from referee.service.cache import ResultCache
 from referee.service.dispatch.base import Dispatcher
-from referee.service.dispatch.pool import PoolConfig, PoolEvents, WorkerPool
-from referee.service.dispatch.redis_streams import RedisConfig, RedisDispatcher, RedisStats
+from referee.service.dispatch.pool import PoolEvents, WorkerPool
+from referee.service.dispatch.redis_streams import RedisDispatcher, RedisStats
 from referee.service.engine import Engine
 from referee.service.logs import RequestIdMiddleware
 from referee.service.metrics import Metrics
@@ -35,37 +34,13 @@ __all__ = ["build_engine", "create_app"]
 log = logging.getLogger("referee")
 
 
-def parse_default_spec(raw: str | None) -> Any:
-    """A default spec from settings: a name, or JSON for a component or list."""
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    return json.loads(text) if text[0] in "[{" else text
-
-
 def build_pool(settings: Settings, metrics: Metrics) -> WorkerPool:
     """A started local worker pool (blocks while the worker processes start)."""
     events = PoolEvents(
         on_restart=lambda reason: metrics.worker_restarts.labels(reason).inc(),
         workers_alive=metrics.workers.set,
     )
-    pool = WorkerPool(
-        PoolConfig(
-            workers=settings.workers,
-            code_workers=settings.code_workers,
-            confine=settings.confine_workers,
-            item_timeout_s=settings.item_timeout_s,
-            hard_grace_s=settings.hard_grace_s,
-            max_tasks=settings.worker_max_tasks,
-            max_rss_mb=settings.worker_max_rss_mb,
-            memory_limit_mb=settings.worker_memory_limit_mb,
-            plugins=settings.plugin_modules,
-            sandbox=settings.sandbox,
-            sandbox_uid_base=settings.sandbox_uid_base,
-            second_opinion_rate=settings.second_opinion_rate,
-        ),
-        events,
-    )
+    pool = WorkerPool(config.pool_config(settings), events)
     pool.start()
     return pool
 
@@ -83,12 +58,7 @@ def build_dispatcher(settings: Settings, metrics: Metrics) -> Dispatcher:
         metrics.queue_pending.set(stats.pending)
 
     dispatcher = RedisDispatcher(
-        RedisConfig(
-            settings.redis_url,
-            settings.redis_prefix,
-            settings.request_timeout_s,
-            settings.redis_cache_ttl_s,
-        ),
+        config.redis_config(settings),
         on_stats,
         on_malformed=lambda source: metrics.malformed.labels(source).inc(),
     )
@@ -106,7 +76,7 @@ def build_engine(settings: Settings, metrics: Metrics) -> Engine:
         request_timeout_s=settings.request_timeout_s,
         chunk_size=settings.chunk_size,
         max_item_timeout_s=settings.max_item_timeout_s,
-        default_verifier=parse_default_spec(settings.default_verifier),
+        default_verifier=edge.parse_spec(settings.default_verifier),
     )
 
 
@@ -122,7 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A Referee app; the worker pool starts when the app's lifespan starts."""
     settings = settings or Settings()
     metrics = Metrics()
-    key_hashes = load_key_hashes(settings.api_key_hashes, settings.api_key_file)
+    gate = edge.KeyGate(
+        load_key_hashes(settings.api_key_hashes, settings.api_key_file),
+        config.key_limits(settings),
+        metrics,
+    )
+    admission = edge.Admission(settings.max_queued_items, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,15 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         grpc_server = None
         if settings.grpc_port:  # after the pool: gRPC's threads and fork() do not mix
-            from referee.service.grpc.auth import allow_all, key_authorizer
             from referee.service.grpc.server import GrpcServer
 
-            authorize = key_authorizer(key_hashes) if key_hashes else allow_all
-            grpc_server = GrpcServer(engine, settings, metrics.registry, authorize)
+            grpc_server = GrpcServer(engine, settings, metrics.registry, gate, admission)
             try:
                 app.state.grpc_port = await grpc_server.start()
             except BaseException:
-                await asyncio.to_thread(engine.pool.close)
+                await asyncio.to_thread(engine.close)
                 raise
         if settings.redis_url:
             log.info("referee ready; judging through redis")
@@ -149,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if grpc_server is not None:
                 await grpc_server.stop()
-            await asyncio.to_thread(engine.pool.close)
+            await asyncio.to_thread(engine.close)
 
     app = FastAPI(
         title="Referee",
@@ -159,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.limits = config.edge_limits(settings)
     app.include_router(router)
     app.include_router(openrlhf.router)
 
@@ -174,17 +148,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(edge.Refused)
+    async def on_refused(request: Request, exc: edge.Refused) -> JSONResponse:
+        refusal = exc.refusal
+        headers = None
+        if refusal.retry_after_s is not None:
+            headers = {"Retry-After": str(refusal.retry_after_s)}
+        return JSONResponse(
+            {"detail": refusal.message},
+            status_code=edge.HTTP_STATUS[refusal.kind],
+            headers=headers,
+        )
+
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        AdmissionMiddleware, max_queued_items=settings.max_queued_items, metrics=metrics
-    )
-    limits = KeyLimits(settings.key_requests_per_s, settings.key_burst, settings.key_max_inflight)
-    app.add_middleware(AuthMiddleware, hashes=key_hashes, limits=limits, metrics=metrics)
+    app.add_middleware(AdmissionMiddleware, admission=admission)
+    app.add_middleware(AuthMiddleware, gate=gate)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

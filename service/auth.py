@@ -1,34 +1,26 @@
-"""API keys: ``Authorization: Bearer <key>``, checked against configured sha256 digests.
+"""API keys on HTTP: ``Authorization: Bearer <key>``, checked by the edge's key gate.
 
 Keys are never stored, only their sha256 hex digests (``REFEREE_API_KEY_HASHES``,
 comma-separated, and/or ``REFEREE_API_KEY_FILE``, one a line); ``referee hash-key``
 prints the digest of a key. Each key has a request rate (token bucket) and a bound
-on its concurrent requests, per API replica. ``/healthz`` and ``/readyz`` stay open.
+on its concurrent requests, per API replica, shared with gRPC (``edge.KeyGate``).
+``/healthz`` and ``/readyz`` stay open.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import re
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from referee.service.metrics import Metrics
+from referee.service.edge import HTTP_STATUS, KeyGate, Kind, Refusal, hash_key
 
-__all__ = ["AuthMiddleware", "KeyLimits", "hash_key", "load_key_hashes"]
+__all__ = ["AuthMiddleware", "hash_key", "load_key_hashes", "send_json", "send_refusal"]
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def hash_key(key: str) -> str:
-    """The digest to configure for ``key``."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def load_key_hashes(inline: str, path: str | None) -> frozenset[str]:
@@ -48,18 +40,14 @@ def load_key_hashes(inline: str, path: str | None) -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyLimits:
-    requests_per_s: float = 50.0  # 0: no rate limit
-    burst: int = 100
-    max_inflight: int = 32  # 0: no limit
-
-
-@dataclass(slots=True)
-class _KeyState:
-    tokens: float
-    updated: float = field(default_factory=time.monotonic)
-    inflight: int = 0
+async def send_refusal(send: Send, refusal: Refusal) -> None:
+    """The edge's refusal as HTTP: its status, ``{"detail": message}``, its headers."""
+    headers: dict[str, str] = {}
+    if refusal.kind is Kind.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = "Bearer"
+    if refusal.retry_after_s is not None:
+        headers["Retry-After"] = str(refusal.retry_after_s)
+    await send_json(send, HTTP_STATUS[refusal.kind], refusal.message, headers)
 
 
 async def send_json(
@@ -73,19 +61,14 @@ async def send_json(
 
 
 class AuthMiddleware:
-    """401 without a valid key; 429 past the key's rate or concurrency."""
+    """401 without a valid key; 429 past the key's rate or concurrency (the edge's gate)."""
 
-    def __init__(
-        self, app: ASGIApp, hashes: frozenset[str], limits: KeyLimits, metrics: Metrics
-    ) -> None:
+    def __init__(self, app: ASGIApp, gate: KeyGate) -> None:
         self.app = app
-        self.hashes = hashes
-        self.limits = limits
-        self.metrics = metrics
-        self._keys: dict[str, _KeyState] = {}
+        self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.hashes or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or self.gate.open or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         token = ""
@@ -95,49 +78,15 @@ class AuthMiddleware:
                 if scheme.lower() == "bearer":
                     token = rest.strip()
                 break
-        digest = hash_key(token) if token else ""
-        if digest not in self.hashes:
-            self.metrics.rejected.labels("401", "api_key").inc()
-            detail = (
-                "invalid API key" if token else "missing API key: send Authorization: Bearer <key>"
-            )
-            await send_json(send, 401, detail, {"WWW-Authenticate": "Bearer"})
+        digest = self.gate.identify(token, "Authorization: Bearer <key>")
+        if isinstance(digest, Refusal):
+            await send_refusal(send, digest)
             return
-        state = self._keys.get(digest)
-        if state is None:
-            state = self._keys[digest] = _KeyState(float(self.limits.burst))
-        limits = self.limits
-        if limits.requests_per_s > 0:
-            now = time.monotonic()
-            state.tokens = min(
-                float(limits.burst), state.tokens + (now - state.updated) * limits.requests_per_s
-            )
-            state.updated = now
-            if state.tokens < 1.0:
-                wait = math.ceil((1.0 - state.tokens) / limits.requests_per_s)
-                self.metrics.rejected.labels("429", "key_rate").inc()
-                await send_json(
-                    send,
-                    429,
-                    f"this API key is over its rate of {limits.requests_per_s:g} requests/s "
-                    f"(burst {limits.burst}; settings REFEREE_KEY_REQUESTS_PER_S, "
-                    "REFEREE_KEY_BURST)",
-                    {"Retry-After": str(max(1, wait))},
-                )
-                return
-            state.tokens -= 1.0
-        if 0 < limits.max_inflight <= state.inflight:
-            self.metrics.rejected.labels("429", "key_inflight").inc()
-            await send_json(
-                send,
-                429,
-                f"this API key has {state.inflight} requests in flight, its limit "
-                "(setting REFEREE_KEY_MAX_INFLIGHT)",
-                {"Retry-After": "1"},
-            )
+        refusal = self.gate.acquire(digest)
+        if refusal is not None:
+            await send_refusal(send, refusal)
             return
-        state.inflight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            state.inflight -= 1
+            self.gate.release(digest)

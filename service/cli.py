@@ -129,11 +129,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _parse_spec(spec: str) -> Any:
-    text = spec.strip()
-    return json.loads(text) if text[:1] in "[{" else text
-
-
 def _read_items(path: Path) -> list[dict[str, Any]]:
     from referee.service.schemas import ItemIn
 
@@ -168,6 +163,7 @@ def score(
     from tqdm import tqdm
 
     from referee.service.app import build_engine
+    from referee.service.edge import SpecError, parse_spec
     from referee.service.engine import BadRequest, ItemInput
     from referee.service.metrics import Metrics
     from referee.service.settings import Settings
@@ -175,7 +171,10 @@ def score(
     overrides: dict[str, Any] = {"workers": workers} if workers else {}
     settings = Settings(**overrides)
     raw_items = _read_items(input)
-    spec = _parse_spec(verifier) if verifier else None
+    try:
+        spec = parse_spec(verifier)
+    except SpecError as exc:
+        raise typer.BadParameter(f"--verifier: {exc}") from None
     engine = build_engine(settings, Metrics())
     counts: dict[str, int] = {}
     try:
@@ -199,7 +198,7 @@ def score(
                     counts[key] = counts.get(key, 0) + 1
                 bar.update(len(part))
     finally:
-        engine.pool.close()
+        engine.close()
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
     typer.echo(f"scored {len(raw_items)} items -> {output} ({summary})", err=True)
 
@@ -210,17 +209,10 @@ def list_verifiers(
 ) -> None:
     """List the registered verifiers with their parameters."""
     from referee import verifiers
+    from referee.service.edge import verifier_infos
 
     verifiers.load_builtin()
-    infos: list[dict[str, Any]] = [
-        {
-            "name": v.name,
-            "version": v.version,
-            "description": v.description,
-            "params_schema": v.params_schema(),
-        }
-        for _, v in sorted(verifiers.REGISTRY.items())
-    ]
+    infos = verifier_infos()
     if as_json:
         typer.echo(json.dumps(infos, indent=2))
         return

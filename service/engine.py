@@ -21,8 +21,7 @@ from typing import Any
 
 from referee.service.cache import ResultCache, cache_key
 from referee.service.dispatch._task import ErrorInfo, Task, TaskResult
-from referee.service.dispatch.base import Dispatcher
-from referee.service.dispatch.pool import Entry
+from referee.service.dispatch.base import Dispatcher, Entry
 from referee.service.metrics import Metrics
 from referee.verifiers import (
     Context,
@@ -163,6 +162,10 @@ class Engine:
     @property
     def ready(self) -> bool:
         return self.pool.alive > 0
+
+    def close(self) -> None:
+        """Stop the dispatcher (blocks while worker processes stop)."""
+        self.pool.close()
 
     async def score(self, items: Sequence[ItemInput], verifier: Any = None) -> list[ItemResult]:
         """Judge ``items``; raise BadRequest for a request that cannot be scored as sent."""

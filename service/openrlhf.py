@@ -17,7 +17,6 @@ in ``extra_logs.referee_error``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,8 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 
+from referee.service import edge
 from referee.service.engine import BadRequest, Engine, ItemInput, ItemResult
-from referee.service.routes import check_costly, check_sizes
 from referee.service.settings import Settings
 
 __all__ = ["OpenRLHFRequest", "response_text", "router"]
@@ -65,15 +64,10 @@ def response_text(query: str, prompt: str | None, stop_tokens: tuple[str, ...]) 
 
 
 def _parse_verifier(raw: str | None) -> Any:
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    if text[0] not in "[{":
-        return text
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _invalid(["query", "verifier"], f"not valid JSON: {exc.msg}") from None
+        return edge.parse_spec(raw)
+    except edge.SpecError as exc:
+        raise _invalid(["query", "verifier"], str(exc)) from None
 
 
 def _invalid(loc: list[str | int], message: str) -> RequestValidationError:
@@ -81,14 +75,14 @@ def _invalid(loc: list[str | int], message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
 
 
-def _check(body: OpenRLHFRequest, settings: Settings) -> None:
+def _check(body: OpenRLHFRequest, limits: edge.EdgeLimits) -> None:
     n = len(body.query)
     for name, values in (("prompts", body.prompts), ("labels", body.labels)):
         if values and len(values) != n:
             raise _invalid(
                 ["body", name], f"{len(values)} entries for {n} queries; give one per query or none"
             )
-    check_sizes(body.query, settings, "query", "query[{}]")
+    edge.check_sizes(body.query, limits, "query", "query[{}]")
 
 
 def _loc(loc: tuple[str | int, ...]) -> list[str | int]:
@@ -130,7 +124,8 @@ async def openrlhf(
 ) -> JSONResponse:
     """Score OpenRLHF rollouts; answers ``{"rewards", "scores", "extra_logs"}``."""
     settings: Settings = request.app.state.settings
-    _check(body, settings)
+    limits: edge.EdgeLimits = request.app.state.limits
+    _check(body, limits)
     spec = _parse_verifier(verifier)
     stop_tokens = settings.openrlhf_stop_token_list
     items = [
@@ -143,7 +138,7 @@ async def openrlhf(
     ]
     engine: Engine = request.app.state.engine
     try:
-        await check_costly(items, spec, settings)
+        await edge.check_costly(items, spec, limits)
         results = await engine.score(items, spec) if items else []
     except BadRequest as exc:
         return JSONResponse(

@@ -1,11 +1,12 @@
-"""HTTP routes. Each validates, calls one engine function, returns a response."""
+"""HTTP routes. Each validates (through the edge), calls one engine function, returns a
+response. Refusals raised by the edge (``edge.Refused``) are rendered by the app."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,9 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from referee import sandbox
 from referee.sandbox.run_code import DEFAULT_MEMORY_MB, sandbox_error
+from referee.service import edge
 from referee.service.dispatch._task import Task
 from referee.service.dispatch.worker import RUN_CODE
-from referee.service.engine import BadRequest, Engine, ItemInput, ItemResult
+from referee.service.edge import BadRequest, EdgeLimits
+from referee.service.engine import Engine, ItemInput, ItemResult
 from referee.service.schemas import (
     RunCodeRequest,
     RunCodeResponse,
@@ -24,11 +27,9 @@ from referee.service.schemas import (
     ScoreResponse,
     VerifierInfo,
     VerifiersResponse,
-    spec_to_json,
 )
 from referee.service.settings import Settings
-from referee.verifiers import REGISTRY, Context
-from referee.verifiers.validation import Limits, RequestCheckFailed, precheck_off_loop
+from referee.verifiers import Context
 
 __all__ = ["router"]
 
@@ -44,49 +45,9 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def check_sizes(texts: Sequence[str], settings: Settings, field: str, text_loc: str) -> None:
-    """413 for a batch over ``max_batch_items`` or a text over ``max_response_chars``.
-
-    ``field`` names the list in messages, ``text_loc`` (with ``{}`` for the index) each text.
-    """
-    if len(texts) > settings.max_batch_items:
-        raise HTTPException(
-            413,
-            f"{field}: {len(texts)} items exceed max_batch_items={settings.max_batch_items} "
-            "(setting REFEREE_MAX_BATCH_ITEMS); split the batch",
-        )
-    for i, text in enumerate(texts):
-        if len(text) > settings.max_response_chars:
-            raise HTTPException(
-                413,
-                f"{text_loc.format(i)}: {len(text)} characters exceed "
-                f"max_response_chars={settings.max_response_chars} "
-                "(setting REFEREE_MAX_RESPONSE_CHARS)",
-            )
-
-
-def _check_limits(body: ScoreRequest, settings: Settings) -> None:
-    check_sizes([item.response for item in body.items], settings, "items", "items[{}].response")
-
-
-async def check_costly(items: Sequence[ItemInput], default: Any, settings: Settings) -> None:
-    """Compile the request's patterns and check its schemas off the event loop.
-
-    Raises BadRequest (a 422 naming the field) for an invalid or oversized pattern or
-    schema, or one that takes longer than ``validation_timeout_s`` to check.
-    """
-    limits = Limits(
-        max_pattern_chars=settings.max_pattern_chars,
-        max_schema_bytes=settings.max_schema_bytes,
-        timeout_s=settings.validation_timeout_s,
-    )
-    pairs = [(item.verifier, item.reference) for item in items]
-    try:
-        await precheck_off_loop(
-            pairs, default if default is not None else settings.default_verifier, limits
-        )
-    except RequestCheckFailed as exc:
-        raise BadRequest(exc.loc, exc.message) from None
+def _limits(request: Request) -> EdgeLimits:
+    limits: EdgeLimits = request.app.state.limits
+    return limits
 
 
 @router.post(
@@ -100,24 +61,13 @@ async def score(body: ScoreRequest, request: Request) -> Response:
     With ``Accept: application/x-ndjson`` each result is one line with its ``index``,
     written as soon as it is judged (completion order).
     """
-    settings: Settings = request.app.state.settings
-    _check_limits(body, settings)
-    items = [
-        ItemInput(
-            response=it.response,
-            reference=it.reference,
-            id=it.id,
-            prompt=it.prompt,
-            completion_tokens=it.completion_tokens,
-            verifier=spec_to_json(it.verifier),
-        )
-        for it in body.items
-    ]
+    limits = _limits(request)
+    items, verifier = edge.items_of(body, limits)
     try:
-        await check_costly(items, spec_to_json(body.verifier), settings)
+        await edge.check_costly(items, verifier, limits)
         if NDJSON in request.headers.get("accept", ""):
-            return await _score_ndjson(_engine(request), items, spec_to_json(body.verifier))
-        results = await _engine(request).score(items, spec_to_json(body.verifier))
+            return await _score_ndjson(_engine(request), items, verifier)
+        results = await _engine(request).score(items, verifier)
     except BadRequest as exc:
         return _bad_request(exc)
     payload = {"results": [r.to_wire() for r in results]}
@@ -201,17 +151,7 @@ async def run_code(body: RunCodeRequest, request: Request) -> JSONResponse:
 @router.get("/verifiers", response_model=VerifiersResponse)
 async def list_verifiers() -> VerifiersResponse:
     """Every registered verifier with its version and params schema."""
-    return VerifiersResponse(
-        verifiers=[
-            VerifierInfo(
-                name=v.name,
-                version=v.version,
-                description=v.description,
-                params_schema=v.params_schema(),
-            )
-            for _, v in sorted(REGISTRY.items())
-        ]
-    )
+    return VerifiersResponse(verifiers=[VerifierInfo(**info) for info in edge.verifier_infos()])
 
 
 @router.get("/healthz")

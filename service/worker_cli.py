@@ -10,8 +10,9 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from referee import verifiers
+from referee.service import config
 from referee.service.app import build_pool
-from referee.service.dispatch.redis_worker import RedisWorker, WorkerOptions
+from referee.service.dispatch.redis_worker import RedisWorker
 from referee.service.logs import configure
 from referee.service.metrics import Metrics
 from referee.service.settings import Settings
@@ -42,15 +43,7 @@ def run_worker(
         start_http_server(settings.metrics_port, addr=settings.host, registry=metrics.registry)
         log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
     pool = build_pool(settings, metrics)
-    options = WorkerOptions(
-        settings.redis_url,
-        settings.redis_prefix,
-        settings.workers,
-        settings.reclaim_idle_s,
-        settings.max_deliveries,
-        settings.redis_cache_ttl_s,
-        settings.shutdown_grace_s,
-    )
+    options = config.worker_options(settings)
     try:
         asyncio.run(_serve(RedisWorker(options, pool, metrics)))
     finally:

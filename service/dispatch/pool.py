@@ -41,6 +41,7 @@ from typing import Any
 from referee import verifiers
 from referee.service.dispatch import _pipe, uids
 from referee.service.dispatch._task import Task, TaskResult
+from referee.service.dispatch.base import Capacity, Entry, Outstanding
 from referee.service.dispatch.worker import RETIRE, RUN_CODE, WorkerConfig, main
 from referee.verifiers import Outcome, Score
 
@@ -78,16 +79,6 @@ class PoolConfig:
     sandbox_uid_base: int | None = None  # None: claim a free block (uids.py)
     second_opinion_rate: float = 0.0
     confine: bool = True
-
-
-@dataclass(slots=True)
-class Entry:
-    """A task with where its result goes. ``deliver`` is called from a pool thread."""
-
-    task: Task
-    deliver: Callable[[TaskResult], None]
-    is_cancelled: Callable[[], bool] = lambda: False
-    crashes: int = 0
 
 
 @dataclass
@@ -150,6 +141,7 @@ class WorkerPool:
         self._completed = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._outstanding = Outstanding()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -181,6 +173,7 @@ class WorkerPool:
             self._scratch(slot)  # empties it
         if self._uids is not None:
             self._uids.release()
+        self._outstanding.clear()
 
     @property
     def alive(self) -> int:
@@ -197,9 +190,19 @@ class WorkerPool:
         """Tasks judged (or killed) by workers since the pool started."""
         return self._completed
 
+    def capacity(self) -> Capacity:
+        """The judge lane's live workers. A slot whose worker died gets a new one by
+        itself, so only a closed pool is unavailable."""
+        return Capacity(self.alive, "the worker pool is closed" if self._closed else None)
+
+    def queued(self) -> int:
+        """Tasks submitted and not yet judged whose caller still waits."""
+        return self._outstanding.count()
+
     def submit(self, chunk: list[Entry]) -> None:
         if self._closed:
             raise RuntimeError("pool is closed")
+        self._outstanding.track(chunk)
         if not self._code_lane:
             self._queues["judge"].put(chunk)
             return

@@ -1,7 +1,7 @@
 """The API replica's side of scaled-out judging: tasks go to a Redis Stream, results come back.
 
-A drop-in for :class:`~referee.service.dispatch.pool.WorkerPool` as the engine uses it
-(``submit``, ``alive``, ``config.workers``, ``close``): each submitted task becomes one
+A :class:`~referee.service.dispatch.base.Dispatcher`, as the embedded pool is
+(``submit``, ``capacity``, ``queued``, ``close``): each submitted task becomes one
 entry of the ``{prefix}:tasks`` stream, read by ``referee worker`` processes through a
 consumer group; each result comes back on this replica's own reply stream and goes to
 the entry's ``deliver``. The replica keeps no state another replica needs: a request
@@ -42,7 +42,7 @@ from referee.service.cache import cache_key
 from referee.service.dispatch._codec import WireError, decode_result
 from referee.service.dispatch._redis_wire import SUBMIT, Keys, TaskEntry
 from referee.service.dispatch._task import Task, TaskResult
-from referee.service.dispatch.pool import Entry
+from referee.service.dispatch.base import Capacity, Entry
 from referee.service.logs import request_id
 from referee.verifiers import REGISTRY
 
@@ -137,6 +137,18 @@ class RedisDispatcher:
     @property
     def completed(self) -> int:
         return self.stats.done
+
+    def capacity(self) -> Capacity:
+        """Live workers' concurrency; unavailable without Redis or without a worker."""
+        if not self.stats.connected:
+            return Capacity(0, "redis is unreachable")
+        if self.alive == 0:
+            return Capacity(0, "no worker is serving")
+        return Capacity(self.alive)
+
+    def queued(self) -> int:
+        """Entries of the shared task stream (all replicas'): queued and being judged."""
+        return self.stats.depth
 
     def submit(self, chunk: list[Entry]) -> None:
         if self._closing or self._loop is None or self._outbox is None:

@@ -44,7 +44,8 @@ from referee.service.cache import is_cacheable
 from referee.service.dispatch._codec import WireError, encode_result
 from referee.service.dispatch._redis_wire import FINISH, BadEntry, Keys, TaskEntry
 from referee.service.dispatch._task import Task, TaskResult
-from referee.service.dispatch.pool import Entry, WorkerPool
+from referee.service.dispatch.base import Entry
+from referee.service.dispatch.pool import WorkerPool
 from referee.service.dispatch.redis_streams import REPLY_TTL_S, connect, ensure_group
 from referee.service.logs import request_id
 from referee.service.metrics import Metrics

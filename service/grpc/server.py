@@ -19,8 +19,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
+from referee.service.edge import Admission, KeyGate
 from referee.service.engine import Engine
-from referee.service.grpc.auth import AuthInterceptor, Authorizer, allow_all
+from referee.service.grpc.auth import KeyInterceptor
 from referee.service.grpc.servicer import RefereeServicer
 from referee.service.grpc.v1 import referee_pb2 as pb
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
@@ -52,14 +53,17 @@ class GrpcServer:
         engine: Engine,
         settings: Settings,
         registry: CollectorRegistry,
-        authorize: Authorizer = allow_all,
+        gate: KeyGate,
+        admission: Admission,
     ) -> None:
+        """``gate`` and ``admission``: the ones the HTTP app uses, so that a key's
+        limits and the queue bound hold across both transports."""
         self.engine = engine
         self.settings = settings
-        self.servicer = RefereeServicer(engine, settings, registry)
+        self.servicer = RefereeServicer(engine, settings, registry, admission)
         self.health = health_aio.HealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(authorize)],
+            interceptors=[KeyInterceptor(gate)],
             options=[
                 ("grpc.max_receive_message_length", settings.max_body_bytes),
                 ("grpc.max_send_message_length", -1),

@@ -1,8 +1,10 @@
 """``referee.v1.Referee``: Score, ScoreStream and ListVerifiers on the shared engine.
 
-Requests are validated by the same pydantic models and limits as ``POST /score``
-(a ``ScoreRequest`` is turned into the JSON body it stands for), and results are
-built from the same wire dicts, so both transports answer alike.
+Requests are checked by the request edge (``edge.py``) with the same limits and
+rules as ``POST /score`` (``messages.py`` reads the message straight into the
+engine's inputs), admission and per-key limits are the edge's objects the HTTP app
+also uses, and results are built from the same wire dicts, so both transports
+answer alike. Refusals map to statuses as ``status.py`` says.
 
 ScoreStream reads requests as they come and judges each at once; results go out
 in completion order. A stream holds at most ``stream_max_in_flight`` items read
@@ -20,22 +22,27 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
-from fastapi import HTTPException
-from pydantic import ValidationError
 
-from referee.service.engine import BadRequest, Engine, ItemInput
+from referee.service import config
+from referee.service.edge import (
+    Admission,
+    BadRequest,
+    EdgeLimits,
+    Refused,
+    check_costly,
+    verifier_infos,
+)
+from referee.service.engine import Engine, ItemInput
 from referee.service.grpc import convert
+from referee.service.grpc.messages import result_message, score_inputs
 from referee.service.grpc.metrics import GrpcMetrics
+from referee.service.grpc.status import Status, abort, status_of
 from referee.service.grpc.v1 import referee_pb2 as pb
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
-from referee.service.routes import _check_limits, check_costly
-from referee.service.schemas import ScoreRequest, spec_to_json
 from referee.service.settings import Settings
-from referee.verifiers import REGISTRY
 
 __all__ = ["RETRY_AFTER_MS", "RefereeServicer"]
 
@@ -46,23 +53,14 @@ RETRY_AFTER_MS = 1000  # suggested wait when the server refuses a stream for cap
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    """Why a stream ends with an error status (its status and message)."""
-
-    code: grpc.StatusCode
-    message: str
-    retry_after_ms: int | None = None
-
-
 class _Refused(Exception):
-    def __init__(self, refusal: _Refusal) -> None:
-        super().__init__(refusal.message)
-        self.refusal = refusal
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.message)
+        self.status = status
 
 
 def _field(loc: tuple[str | int, ...] | list[str | int]) -> str:
-    """A pydantic/BadRequest location as a field path: ``items[3].reference``."""
+    """A BadRequest location as a field path: ``items[3].reference``."""
     out = ""
     for part in loc:
         if part == "body":
@@ -71,55 +69,28 @@ def _field(loc: tuple[str | int, ...] | list[str | int]) -> str:
     return out or "request"
 
 
-def parse(request: pb.ScoreRequest, settings: Settings) -> tuple[list[ItemInput], Any]:
+def parse(request: pb.ScoreRequest, limits: EdgeLimits) -> tuple[list[ItemInput], Any]:
     """The engine's inputs for ``request``; raises _Refused as POST /score answers 4xx."""
     try:
-        body = ScoreRequest.model_validate(convert.request_to_dict(request))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = _field(list(first.get("loc", ())))
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise _Refused(
-            _Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {first['msg']}{more}")
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise _Refused(_Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))) from None
-    try:
-        _check_limits(body, settings)
-    except HTTPException as exc:
-        raise _Refused(_Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc.detail))) from None
-    items = [
-        ItemInput(
-            response=it.response,
-            reference=it.reference,
-            id=it.id,
-            prompt=it.prompt,
-            completion_tokens=it.completion_tokens,
-            verifier=spec_to_json(it.verifier),
-        )
-        for it in body.items
-    ]
-    return items, spec_to_json(body.verifier)
+        return score_inputs(request, limits)
+    except Refused as exc:
+        raise _Refused(status_of(exc.refusal)) from None
 
 
 def _bad_request(exc: BadRequest) -> _Refused:
-    return _Refused(_Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{_field(exc.loc)}: {exc.message}"))
-
-
-async def _abort(context: Context, refusal: _Refusal) -> NoReturn:
-    trailing: tuple[tuple[str, str], ...] = ()
-    if refusal.retry_after_ms is not None:
-        trailing = (("retry-after-ms", str(refusal.retry_after_ms)),)
-    await context.abort(refusal.code, refusal.message, trailing_metadata=trailing)
-    raise AssertionError("unreachable")  # pragma: no cover - abort raises
+    return _Refused(Status(grpc.StatusCode.INVALID_ARGUMENT, f"{_field(exc.loc)}: {exc.message}"))
 
 
 class RefereeServicer(pb_grpc.RefereeServicer):
     """The gRPC face of one engine; created in the app's lifespan."""
 
-    def __init__(self, engine: Engine, settings: Settings, registry: Any) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, registry: Any, admission: Admission
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.limits = config.edge_limits(settings)
+        self.admission = admission
         self._streams: set[_Stream] = set()
         self.metrics = GrpcMetrics(registry, lambda: [s.in_flight for s in self._streams])
 
@@ -139,27 +110,30 @@ class RefereeServicer(pb_grpc.RefereeServicer):
         finally:
             self.metrics.rpc_seconds.labels(method, code).observe(time.perf_counter() - start)
 
-    async def _require_ready(self, context: Context) -> None:
+    async def _admit(self, context: Context) -> None:
+        """Refuse a scoring call the server cannot take now: the edge's admission (queue
+        bound; scaled out, Redis and its workers), then this server's readiness."""
+        refusal = self.admission.check(self.engine.pool)
+        if refusal is not None:
+            await abort(context, status_of(refusal))
         if not self.engine.ready:
-            await _abort(
+            await abort(
                 context,
-                _Refusal(
-                    grpc.StatusCode.UNAVAILABLE, "no worker process is running", RETRY_AFTER_MS
-                ),
+                Status(grpc.StatusCode.UNAVAILABLE, "no worker process is running", RETRY_AFTER_MS),
             )
 
     async def Score(self, request: pb.ScoreRequest, context: Context) -> pb.ScoreResponse:
         with self._observe("Score", context):
-            await self._require_ready(context)
+            await self._admit(context)
             try:
-                items, verifier = parse(request, self.settings)
-                await check_costly(items, verifier, self.settings)
+                items, verifier = parse(request, self.limits)
+                await check_costly(items, verifier, self.limits)
                 results = await self.engine.score(items, verifier)
             except _Refused as exc:
-                await _abort(context, exc.refusal)
+                await abort(context, exc.status)
             except BadRequest as exc:
-                await _abort(context, _bad_request(exc).refusal)
-            return pb.ScoreResponse(results=[convert.result_to_proto(r.to_wire()) for r in results])
+                await abort(context, _bad_request(exc).status)
+            return pb.ScoreResponse(results=[result_message(r) for r in results])
 
     async def ListVerifiers(
         self, request: pb.ListVerifiersRequest, context: Context
@@ -168,11 +142,11 @@ class RefereeServicer(pb_grpc.RefereeServicer):
             return pb.ListVerifiersResponse(
                 verifiers=[
                     pb.VerifierInfo(
-                        name=v.name,
-                        version=v.version,
-                        params_schema=convert.to_struct(v.params_schema()),
+                        name=info["name"],
+                        version=info["version"],
+                        params_schema=convert.to_struct(info["params_schema"]),
                     )
-                    for _, v in sorted(REGISTRY.items())
+                    for info in verifier_infos()
                 ]
             )
 
@@ -180,18 +154,18 @@ class RefereeServicer(pb_grpc.RefereeServicer):
         self, request_iterator: AsyncIterator[pb.ScoreRequest], context: Context
     ) -> AsyncIterator[pb.StreamedResult]:
         with self._observe("ScoreStream", context):
-            await self._require_ready(context)
+            await self._admit(context)
             if len(self._streams) >= self.settings.grpc_max_streams:
-                await _abort(
+                await abort(
                     context,
-                    _Refusal(
+                    Status(
                         grpc.StatusCode.RESOURCE_EXHAUSTED,
                         f"{len(self._streams)} streams are open, the most allowed "
                         f"(grpc_max_streams, setting REFEREE_GRPC_MAX_STREAMS); retry later",
                         RETRY_AFTER_MS,
                     ),
                 )
-            stream = _Stream(self.engine, self.settings)
+            stream = _Stream(self.engine, self.settings, self.limits)
             self._streams.add(stream)
             try:
                 # Admitted: a client may wait for this before it sends anything, so that
@@ -199,8 +173,8 @@ class RefereeServicer(pb_grpc.RefereeServicer):
                 await context.send_initial_metadata(())
                 async with contextlib.aclosing(stream.run(request_iterator)) as messages:
                     async for message in messages:
-                        if isinstance(message, _Refusal):
-                            await _abort(context, message)
+                        if isinstance(message, Status):
+                            await abort(context, message)
                         yield message
                         stream.sent()
             finally:
@@ -210,18 +184,18 @@ class RefereeServicer(pb_grpc.RefereeServicer):
 class _Stream:
     """One ScoreStream call: a reader task, a task per request, one writer (the call)."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, limits: EdgeLimits) -> None:
         self.engine = engine
-        self.settings = settings
+        self.limits = limits
         self.bound = settings.stream_max_in_flight
         self.in_flight = 0
         self._waiting: asyncio.Event | None = None  # set when a result went out
-        self._out: asyncio.Queue[pb.StreamedResult | _Refusal | None] = asyncio.Queue()
+        self._out: asyncio.Queue[pb.StreamedResult | Status | None] = asyncio.Queue()
         self._judging: set[asyncio.Task[None]] = set()
 
     async def run(
         self, requests: AsyncIterator[pb.ScoreRequest]
-    ) -> AsyncGenerator[pb.StreamedResult | _Refusal, None]:
+    ) -> AsyncGenerator[pb.StreamedResult | Status, None]:
         """Results in completion order, then the refusal that ends the call, if any."""
         reader = asyncio.create_task(self._read(requests))
         try:
@@ -230,7 +204,7 @@ class _Stream:
                 if message is None:
                     return
                 yield message
-                if isinstance(message, _Refusal):
+                if isinstance(message, Status):
                     return
         finally:
             reader.cancel()
@@ -248,9 +222,9 @@ class _Stream:
     async def _read(self, requests: AsyncIterator[pb.ScoreRequest]) -> None:
         try:
             async for request in requests:
-                items, verifier = parse(request, self.settings)
+                items, verifier = parse(request, self.limits)
                 try:
-                    await check_costly(items, verifier, self.settings)
+                    await check_costly(items, verifier, self.limits)
                 except BadRequest as exc:
                     raise _bad_request(exc) from None
                 n = len(items)
@@ -266,10 +240,10 @@ class _Stream:
                 await asyncio.gather(*self._judging, return_exceptions=True)
             self._out.put_nowait(None)
         except _Refused as exc:
-            self._out.put_nowait(exc.refusal)
+            self._out.put_nowait(exc.status)
         except Exception as exc:  # the call broke while reading (the client went away)
             log.debug("stream read ended: %r", exc)
-            self._out.put_nowait(_Refusal(grpc.StatusCode.CANCELLED, "the stream broke"))
+            self._out.put_nowait(Status(grpc.StatusCode.CANCELLED, "the stream broke"))
 
     async def _judge(self, request_id: str, items: list[ItemInput], verifier: Any) -> None:
         try:
@@ -279,11 +253,11 @@ class _Stream:
                         pb.StreamedResult(
                             request_id=request_id,
                             index=index,
-                            result=convert.result_to_proto(result.to_wire()),
+                            result=result_message(result),
                         )
                     )
         except BadRequest as exc:
-            self._out.put_nowait(_bad_request(exc).refusal)
+            self._out.put_nowait(_bad_request(exc).status)
         except Exception:
             log.exception("a streamed request failed")
-            self._out.put_nowait(_Refusal(grpc.StatusCode.INTERNAL, "internal error"))
+            self._out.put_nowait(Status(grpc.StatusCode.INTERNAL, "internal error"))

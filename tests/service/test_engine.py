@@ -34,7 +34,7 @@ def engine_factory() -> Iterator[Any]:
 
     yield make
     for engine in engines:
-        engine.pool.close()
+        engine.close()
 
 
 def mixed_batch() -> list[ItemInput]:

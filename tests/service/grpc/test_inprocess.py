@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +14,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import math_items, request
 
+from referee.service import config
 from referee.service.app import build_engine
-from referee.service.grpc.auth import Unauthenticated
+from referee.service.edge import Admission, KeyGate, hash_key
 from referee.service.grpc.server import GrpcServer
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
 from referee.service.metrics import Metrics
@@ -23,18 +25,13 @@ from referee.service.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def one_key(authorization: str | None) -> None:
-    if authorization is None:
-        raise Unauthenticated("missing API key: send metadata authorization: Bearer <key>")
-    if authorization != "Bearer k-1":
-        raise Unauthenticated("wrong API key")
-
-
 async def test_keys_and_health_follow_the_engine() -> None:
     settings = Settings(workers=1, grpc_port=0)
     metrics = Metrics()
     engine = await asyncio.to_thread(build_engine, settings, metrics)
-    server = GrpcServer(engine, settings, metrics.registry, authorize=one_key)
+    gate = KeyGate(frozenset({hash_key("k-1")}), config.key_limits(settings), metrics)
+    admission = Admission(settings.max_queued_items, metrics)
+    server = GrpcServer(engine, settings, metrics.registry, gate, admission)
     try:
         port = await server.start()
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -59,7 +56,7 @@ async def test_keys_and_health_follow_the_engine() -> None:
             reply = await health.Check(check, timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
-            await asyncio.to_thread(engine.pool.close)  # no worker left: cannot score
+            await asyncio.to_thread(engine.close)  # no worker left: cannot score
             deadline = time.monotonic() + 5
             while (await health.Check(check, timeout=5)).status != (
                 health_pb2.HealthCheckResponse.NOT_SERVING
@@ -71,7 +68,7 @@ async def test_keys_and_health_follow_the_engine() -> None:
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop()
-        await asyncio.to_thread(engine.pool.close)
+        await asyncio.to_thread(engine.close)
 
 
 def test_generated_modules_match_the_proto(tmp_path: Path) -> None:
@@ -92,3 +89,31 @@ def test_generated_modules_match_the_proto(tmp_path: Path) -> None:
     )
     for name in generated:
         assert (tmp_path / name).read_text() == (checked_in / name).read_text(), name
+
+
+async def test_unreachable_redis_is_unavailable_with_retry_info() -> None:
+    """Scaled out with no Redis to reach: the edge refuses at once, naming why."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(workers=1, grpc_port=0, redis_url=f"redis://127.0.0.1:{port}/0")
+    metrics = Metrics()
+    engine = await asyncio.to_thread(build_engine, settings, metrics)
+    gate = KeyGate(frozenset(), config.key_limits(settings), metrics)
+    server = GrpcServer(
+        engine, settings, metrics.registry, gate, Admission(settings.max_queued_items, metrics)
+    )
+    try:
+        grpc_port = await server.start()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = pb_grpc.RefereeStub(channel)
+            body = {"verifier": "math", "items": math_items(1)}
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.Score(request(body), timeout=10)
+    finally:
+        await server.stop()
+        await asyncio.to_thread(engine.close)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert info.value.details() == "backend unavailable: redis is unreachable; retry"
+    trailing = dict(info.value.trailing_metadata() or ())
+    assert (trailing["retry-after"], trailing["retry-after-ms"]) == ("1", "1000")
