@@ -310,7 +310,7 @@ class Engine:
                 key = cache_key(v, task)
                 index = seen.get(key)
                 if index is None:
-                    index = seen[key] = plan.add(task, v, key, _shortcut(v, task))
+                    index = seen[key] = plan.add(task, v, key)
                     dup_flags.append(False)
                 else:
                     dup_flags.append(True)
@@ -357,7 +357,7 @@ class Engine:
         self._count_lookups(plan)
 
     def _lookup(self, plan: _Plan) -> list[int]:
-        """Fill ``plan`` from the cache; the unique tasks left to judge."""
+        """Fill ``plan`` from the cache and verifiers' shortcuts; the unique tasks left to judge."""
         plan.cached = [False] * len(plan.tasks)
         misses: list[int] = []
         for u, key in enumerate(plan.keys):
@@ -367,6 +367,11 @@ class Engine:
             if hit is not None:
                 plan.results[u] = hit
                 plan.cached[u] = True
+                continue
+            decided = _shortcut(plan.verifiers[u], plan.tasks[u])
+            if decided is not None:  # judged here, cached like a worker's verdict
+                self.cache.put(key, decided)
+                plan.results[u] = decided
             else:
                 misses.append(u)
         return misses

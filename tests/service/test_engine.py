@@ -73,7 +73,8 @@ def test_results_do_not_depend_on_worker_count(engine_factory: Any) -> None:
 
 def test_workers_recycle_after_max_tasks(engine_factory: Any) -> None:
     engine, metrics = engine_factory(workers=1, worker_max_tasks=5, chunk_size=4)
-    items = [ItemInput(f"\\boxed{{{n}}}", str(n)) for n in range(30)]
+    # Radicals: plain numbers would be judged by the fast path, never reaching a worker.
+    items = [ItemInput(f"\\boxed{{\\sqrt{{{n}}}}}", f"\\sqrt{{{n}}}") for n in range(30)]
     results = asyncio.run(engine.score(items, "math"))
     assert all(r.reward == 1.0 for r in results)
     restarts = metrics.registry.get_sample_value(
@@ -82,6 +83,23 @@ def test_workers_recycle_after_max_tasks(engine_factory: Any) -> None:
     # Recycling waits for the end of a chunk: chunks of 4, so every 8 tasks.
     assert restarts == 3
     assert engine.pool.alive == 1
+
+
+def test_plain_numbers_are_judged_without_a_worker_and_cached(engine_factory: Any) -> None:
+    engine, _ = engine_factory(workers=1)
+    items = [ItemInput("\\boxed{12}", "12"), ItemInput("\\boxed{0.5}", "\\frac{1}{2}")]
+    items += [ItemInput("\\boxed{13}", "12"), ItemInput("\\boxed{\\sqrt{4}}", "2")]
+    first = asyncio.run(engine.score(items, "math"))
+    assert [(r.reward, r.details.get("stage")) for r in first] == [
+        (1.0, "plain"),
+        (1.0, "plain"),
+        (0.0, None),
+        (1.0, "math_verify"),
+    ]
+    assert engine.pool.completed == 1  # only the radical went to the worker
+    again = asyncio.run(engine.score(items, "math"))
+    assert [r.cached for r in again] == [True] * 4
+    assert [r.reward for r in again] == [r.reward for r in first]
 
 
 def test_worker_pids_change_after_recycling(engine_factory: Any) -> None:

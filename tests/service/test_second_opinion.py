@@ -34,7 +34,7 @@ def test_disagreements_are_counted_and_logged_and_the_reward_is_the_primary(
 ) -> None:
     items = [
         # both graders accept
-        {"id": "agree", "response": "\\boxed{\\frac{1}{2}}", "reference": "0.5"},
+        {"id": "agree", "response": "\\boxed{2\\sqrt{2}}", "reference": "\\sqrt{8}"},
         # the primary rounds to 6 decimals; the independent grader wants 1/3 exactly
         {"id": "accepted", "response": "\\boxed{0.333333}", "reference": "\\frac{1}{3}"},
         # the primary refuses digits beyond the reference's; the other rounds to them
