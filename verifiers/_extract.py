@@ -142,10 +142,12 @@ def last_number(text: str) -> str | None:
     return found.replace(",", "").replace("\u2212", "-")
 
 
-# Between two boxes of one final statement: "$ and $x = ", ", ", "$, $", " or ".
+# Between two boxes of one final statement: "$ and $x = ", ", ", "$, $", " or ",
+# "\\quad\\text{and}\\quad", a line break. A run of fixed tokens: linear time.
 _BOX_JOINER = re.compile(
-    r"[\s$]*(?:[,;]|\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)|and|or|,\s*and|,\s*or)?"
-    r"[\s$]*(?:\\?\(?[a-zA-Z](?:_\{?\d\}?)?\s*=\s*)?[\s$]*"
+    r"(?:[\s$,;~]|\\[,;:! ]|\\q?quad\b|\\\\|\\\[|\\\]|\\text\{\s*(?:and|or|,)?\s*\}"
+    r"|\band\b|\bor\b)*"
+    r"(?:\\?\(?[a-zA-Z](?:_\{?\d\}?)?\s*=\s*)?[\s$]*"
 )
 _JOINER_VARIABLE = re.compile(r"([a-zA-Z])(?:_\{?\d\}?)?\s*=")
 
@@ -169,7 +171,7 @@ def trailing_boxes(text: str, limit: int = 8) -> list[str]:
             break
         if boxes:
             joiner = text[close + 1 : end]
-            if len(joiner) > 40 or _BOX_JOINER.fullmatch(joiner) is None:
+            if len(joiner) > 60 or _BOX_JOINER.fullmatch(joiner) is None:
                 break
             variables.update(_JOINER_VARIABLE.findall(joiner))
         boxes.append(text[start + len("\\boxed{") : close])
