@@ -95,8 +95,8 @@ _UNITS = (
     "mph|km/h|m/s|people|students|percent|\\%"
 )
 _UNIT = re.compile(
-    rf"\s*(?:\\(?:text|mbox|mathrm)\{{\s*(?:{_UNITS})\s*\}}|(?:{_UNITS})\b|\\%|%)"
-    r"(?:\^\{?[23]\}?)?\s*$"
+    rf"\s*(?:\\(?:text|mbox|mathrm)\{{\s*(?:{_UNITS})\s*\}}|(?:{_UNITS})(?![a-zA-Z])|\\%|%|[\u20ac\u00a3\u00a5]|\\?\$)"
+    r"(?:\^\{?[23]\}?|[\u00b2\u00b3])?\s*$"
 )
 _LITERAL = re.compile(
     r"(?P<sign>[-+])?(?P<int>\d+)(?:\.(?P<frac>\d+))?"
@@ -285,7 +285,7 @@ def same_text(answer: str, golds: list[str]) -> bool:
 
 # "1,22", "0,5", "1000,99": one comma and not three digits after it (that would be
 # a thousands separator).
-_DECIMAL_COMMA = re.compile(r"([-+]?\d+)(?:,|\{,\})(\d{1,2}|\d{4,})")
+_DECIMAL_COMMA = re.compile(r"([-+]?\d+)(?:,|\{,\})(\d{1,2}|\d{4,})|([-+]?0)(?:,|\{,\})(\d+)")
 
 
 def decimal_comma(text: str) -> str | None:
@@ -295,6 +295,8 @@ def decimal_comma(text: str) -> str | None:
     match = _DECIMAL_COMMA.fullmatch(text.strip().strip("$").strip())
     if match is None:
         return None
+    if match[1] is None:  # "0,111": no thousands group starts with a lone 0
+        return f"{match[3]}.{match[4]}"
     return f"{match[1]}.{match[2]}"
 
 

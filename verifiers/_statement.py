@@ -16,16 +16,18 @@ import re
 
 from referee.verifiers._extract import balanced_braces, normalize_space
 
-__all__ = ["answer_after_phrase", "final_statement", "is_bare_formula", "is_prose"]
+__all__ = ["answer_after_phrase", "final_statement", "is_bare_formula", "is_prose", "phrase_after"]
 
 _ANSWER_PHRASE = re.compile(r"(?i)\banswer\b[ \t*]*(?:is\b|:|=)[ \t*:]*")
 _MAX_CHARS = 200
 _DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 # A word of prose: three letters or more not introduced by a backslash.
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
-_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\{[^{}]*\}")
+_TEXT_COMMAND = re.compile(
+    r"\\(?:text|textbf|mathrm|mbox|operatorname|begin|end)\{[^{}]*\}(?:\{[clr|]*\})?"
+)
 _COPULA = re.compile(r"(?i)(?:\b(?:is|are|equals|was|were|be|gives)\b|:)")
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z(*])|[.!?]$")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[^\s\d])|[.!?]$")
 _LIST_JOINER = re.compile(r"(?i)\s*(?:,|;)?\s*(?:\b(?:and|or)\b)?\s*")
 _MARKDOWN = " \t*_#>"
 
@@ -40,6 +42,8 @@ def _segments(line: str) -> list[Segment]:
         for opener, closer in _DELIMITERS:
             if line.startswith(opener, i) and line[i - 1 : i] != "\\":
                 end = line.find(closer, i + len(opener))
+                while end > 0 and line[end - 1] == "\\":  # an escaped \$ does not close
+                    end = line.find(closer, end + 1)
                 if end < 0:
                     i = len(line)  # unclosed: the rest is prose
                     break
@@ -78,7 +82,11 @@ def _sentences(segments: list[Segment]) -> list[list[Segment]]:
     sentences: list[list[Segment]] = [[]]
     for math, text in segments:
         if math:
-            sentences[-1].append((True, text))
+            # "$$\\frac{2}{1}.$$ Therefore": a period inside display math ends a sentence.
+            ends = text.rstrip().endswith(".")
+            sentences[-1].append((True, text.rstrip().rstrip(".") if ends else text))
+            if ends:
+                sentences.append([])
             continue
         start = 0
         for end in _SENTENCE_END.finditer(text):
@@ -117,6 +125,12 @@ def _clean(answer: str | None) -> str | None:
     return answer
 
 
+def phrase_after(text: str, position: int) -> bool:
+    """Whether the text's last answer phrase starts after ``position``."""
+    matches = list(_ANSWER_PHRASE.finditer(text, position))
+    return bool(matches)
+
+
 def answer_after_phrase(text: str) -> str | None:
     """The answer stated after the last "answer is" / "Answer:" of the text."""
     matches = list(_ANSWER_PHRASE.finditer(text))
@@ -153,7 +167,7 @@ def final_statement(text: str, lines: int = 4) -> tuple[str, str] | None:
     """``("bare", formula)`` or ``("statement", answer)`` from the last lines of the text
     that state something with a number or math; None when none does."""
     seen = 0
-    for raw in reversed(_joined_displays(text).splitlines()):
+    for raw in reversed(_joined_displays(text).split("\n")):
         line = raw.strip().strip(_MARKDOWN).removeprefix("- ").strip()
         if not line:
             continue

@@ -38,7 +38,12 @@ from referee.verifiers._extract import (
     normalize_space,
     trailing_boxes,
 )
-from referee.verifiers._statement import answer_after_phrase, final_statement, is_prose
+from referee.verifiers._statement import (
+    answer_after_phrase,
+    final_statement,
+    is_prose,
+    phrase_after,
+)
 from referee.verifiers._types import CannotJudge, Context, Outcome, Score
 from referee.verifiers.registry import Verifier, register, require_str_reference
 
@@ -99,6 +104,15 @@ class MathParams:
 def extract(response: str, reference: Any, params: MathParams, context: Context) -> str:
     """``source<US>answer`` for the response's final answer, or ``""`` when there is none."""
     region = answer_region(response)
+    if params.mode == "cascade":
+        # "\boxed{200} … \boxed{255} … Final Answer: The final answer is $10,455$":
+        # a statement of the answer after the last box is the final one.
+        tail = region[-params.fallback_window :]
+        last_box = max(tail.rfind("\\boxed"), tail.rfind("\\fbox"))
+        if last_box >= 0 and phrase_after(tail, last_box):
+            phrase = answer_after_phrase(tail)
+            if phrase:
+                return f"answer_phrase{_SEP}{phrase}"
     for source in params.extract:
         found = last_boxed(region) if source == "boxed" else last_answer_tag(region)
         if found is not None and found.strip():
@@ -172,7 +186,7 @@ def _parse_answer(source: str, text: str) -> list[Any]:
     text = _prepare_text(text)
     if source in ("boxed", "bare"):
         parsed: list[Any] = parse("\\boxed{" + text + "}", _LATEX_THEN_EXPR, parsing_timeout=None)
-    elif source == "statement" and is_prose(text):
+    elif source in ("statement", "answer_phrase") and is_prose(text):
         # A sentence ("then he gets 3 back, total 17"): math-verify's own extraction;
         # wrapped in a box, its words would read as products of symbols.
         parsed = parse(text, _LATEX_THEN_EXPR, parsing_timeout=None)
