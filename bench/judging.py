@@ -6,7 +6,12 @@ Two labelled corpora, each case with its source, split and class:
   reports; split ``dev`` (rules were written while looking at it);
 - ``tests/judging_public.json``: the test tables of math-verify itself (Apache-2.0),
   split by source file: ``dev`` for the files rules were written from, ``heldout``
-  for the others, which no rule was written from.
+  for the others, which no rule was written from;
+- symbolic LaTeX pairs built at run time from the installed sympy's own parser tests
+  (BSD): each LaTeX string against ``sympy.latex`` of the expression it must parse
+  to (right answers), and against the next different expression (wrong answers);
+  ``test_latex.py`` is ``dev``, the strings only ``test_latex_lark.py`` has are
+  ``heldout``.
 
 Every case is judged by
 
@@ -76,6 +81,7 @@ def load() -> list[Item]:
         )
         for c in CASES
     ]
+    items += symbolic_items()
     for c in json.loads(PUBLIC.read_text())["cases"]:
         options = {
             k: c[k] for k in ("float_rounding", "strict", "match_types", "plain_parse") if k in c
@@ -92,6 +98,72 @@ def load() -> list[Item]:
                 options,
             )
         )
+    return items
+
+
+def _pairs(module: Any) -> list[tuple[str, Any]]:
+    names = [n for n in dir(module) if n.endswith("_PAIRS")]
+    return [p for n in sorted(names) for p in getattr(module, n)]
+
+
+def _differ(a: Any, b: Any) -> bool:
+    """Two expressions whose values differ at a point (evaluated, numerically)."""
+    import sympy
+
+    try:
+        point = {
+            v: sympy.Rational(7 + 3 * i, 5)
+            for i, v in enumerate(sorted(a.free_symbols | b.free_symbols, key=str))
+        }
+        va, vb = (sympy.N(e.subs(point).doit(), 20) for e in (a, b))
+        return bool(va.is_number and vb.is_number and abs(complex(va) - complex(vb)) > 1e-6)
+    except Exception:
+        return False
+
+
+def symbolic_items() -> list[Item]:
+    """(sympy.latex(expected), LaTeX string) pairs from sympy's own parser tests."""
+    import sympy
+    import sympy.parsing.tests.test_latex as antlr_tests
+    import sympy.parsing.tests.test_latex_lark as lark_tests
+
+    dev = _pairs(antlr_tests)
+    seen = {s for s, _ in dev}
+    heldout = [(s, e) for s, e in _pairs(lark_tests) if s not in seen]
+    items: list[Item] = []
+    for split, source, pairs in (
+        ("dev", "sympy test_latex.py", dev),
+        ("heldout", "sympy test_latex_lark.py", heldout),
+    ):
+        pairs = [
+            (s, sympy.sympify(e)) for s, e in pairs if isinstance(e, (sympy.Basic, int, float))
+        ]
+        for n, (text, expr) in enumerate(pairs):
+            reference = sympy.latex(expr)
+            items.append(
+                Item(
+                    f"{source}-{n}",
+                    source,
+                    split,
+                    "symbolic_latex",
+                    reference,
+                    f"\\boxed{{{text}}}",
+                    True,
+                )
+            )
+            other = pairs[(n + len(pairs) // 2) % len(pairs)][1]
+            if _differ(expr, other):
+                items.append(
+                    Item(
+                        f"{source}-{n}-wrong",
+                        source,
+                        split,
+                        "symbolic_latex_wrong",
+                        sympy.latex(other),
+                        f"\\boxed{{{text}}}",
+                        False,
+                    )
+                )
     return items
 
 
