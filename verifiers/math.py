@@ -30,6 +30,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 from referee.verifiers import _composite as composite
 from referee.verifiers import _math_cascade as cascade
 from referee.verifiers._extract import (
+    all_boxes,
     answer_region,
     balanced_braces,
     last_answer_tag,
@@ -121,7 +122,7 @@ def extract(response: str, reference: Any, params: MathParams, context: Context)
                 # All boxes of the final statement are one answer: a list of values
                 # (see _statement's docstring); repeated boxes count once.
                 run = list(dict.fromkeys(normalize_space(b) for b in trailing_boxes(region)))
-                if len(run) > 1 and run[-1] == answer:
+                if len(run) > 1 and run[-1] in (answer, f"{run[-1].split(' = ', 1)[0]} = {answer}"):
                     answer = ", ".join(run)
             return f"{source}{_SEP}{answer}"
     if params.fallback == "last_number":
@@ -216,7 +217,7 @@ def _gold_text(reference: str) -> str:
 def _cascade_gold_text(reference: str) -> str:
     """The reference as the cascade reads it: all boxes of its final statement (one
     answer with several values), written loosely or not (``_math_cascade.loose_reference``)."""
-    boxes = list(dict.fromkeys(normalize_space(b) for b in trailing_boxes(reference)))
+    boxes = list(dict.fromkeys(normalize_space(b) for b in all_boxes(reference)))
     inner = ", ".join(boxes) if len(boxes) > 1 else last_boxed(reference)
     text = cascade.loose_reference(normalize_space(inner if inner is not None else reference))
     return text.strip("$ ")
