@@ -200,8 +200,11 @@ def all_boxes(text: str, limit: int = 16) -> list[str]:
     Linear: the scan resumes after each box."""
     run: list[str] = []
     i, previous_end = 0, -1
+    nxt = {cmd: text.find(cmd) for cmd in _BOXED_COMMANDS}
     while True:
-        starts = [p for p in (text.find("\\boxed", i), text.find("\\fbox", i)) if p >= 0]
+        # Each command's next position is searched again only once it is passed.
+        nxt = {c: p if p < 0 or p >= i else text.find(c, i) for c, p in nxt.items()}
+        starts = [p for p in nxt.values() if p >= 0]
         if not starts:
             break
         pos = min(starts)

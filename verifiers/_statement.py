@@ -144,15 +144,19 @@ def answer_after_phrase(text: str) -> str | None:
 
 
 def _joined_displays(text: str) -> str:
-    """Display math (``\\[ … \\]``, ``$$ … $$``) spread over lines, put on one line."""
+    """Display math (``\\[ … \\]``, ``$$ … $$``) spread over lines, put on one line.
+    Linear: the next position of each opener is searched again only once passed."""
     out: list[str] = []
+    pairs = (("\\[", "\\]"), ("$$", "$$"))
+    nxt = [text.find(o) for o, _ in pairs]
     i = 0
     while True:
-        starts = [(text.find(o, i), o, c) for o, c in (("\\[", "\\]"), ("$$", "$$"))]
-        starts = [s for s in starts if s[0] >= 0]
-        if not starts:
+        nxt = [n if n < 0 or n >= i else text.find(pairs[k][0], i) for k, n in enumerate(nxt)]
+        live = [(n, k) for k, n in enumerate(nxt) if n >= 0]
+        if not live:
             break
-        start, opener, closer = min(starts)
+        start, k = min(live)
+        opener, closer = pairs[k]
         end = text.find(closer, start + len(opener))
         if end < 0:
             break
