@@ -135,8 +135,11 @@ def symbolic_items() -> list[Item]:
         ("dev", "sympy test_latex.py", dev),
         ("heldout", "sympy test_latex_lark.py", heldout),
     ):
+        # sympy prints log(x, b) as \log(x): the base is lost, so such pairs are left out.
         pairs = [
-            (s, sympy.sympify(e)) for s, e in pairs if isinstance(e, (sympy.Basic, int, float))
+            (s, sympy.sympify(e))
+            for s, e in pairs
+            if isinstance(e, (sympy.Basic, int, float)) and "\\log_" not in s and "\\lg" not in s
         ]
         for n, (text, expr) in enumerate(pairs):
             reference = sympy.latex(expr)

@@ -363,6 +363,21 @@ PAIRS: dict[str, list[Pair]] = {
         ("\\sin(x)=\\frac{1}{2}", "\\sin(x) = \\frac12", True, BOX, OWN),
         ("y=3x", "z=3x", False, ("boxed",), OWN),
     ],
+    "symbolic_latex": [
+        ("\\int_a^b x\\,dx", "\\int^b_a x dx", True, BOX, OWN),
+        ("\\int_a^b x\\,dx", "\\int^a_b x dx", False, BOX, OWN),
+        ("7", "\\int\\limits_{0}^{7} 1\\, dx", True, ("boxed",), OWN),
+        ("1", "\\int\\limits_{0}^{7} 1\\, dx", False, BOX, OWN),
+        ("17", "\\frac1234", True, ("boxed",), OWN),
+        ("\\frac{1}{234}", "\\frac1234", False, ("boxed",), OWN),
+        ("\\arcsin a", "\\sin^{-1} a", True, BOX, OWN),
+        ("\\arccos a", "\\sin^{-1} a", False, BOX, OWN),
+        ("\\frac{1}{\\sin a}", "\\sin^{-1} a", False, ("boxed",), OWN),
+        ("\\sqrt{x}", "x^\\frac{1}{2}", True, BOX, OWN),
+        ("\\sqrt[3]{x}", "x^\\frac{1}{2}", False, ("boxed",), OWN),
+        ("\\log_{10} x", "\\lg x", True, ("boxed",), OWN),
+        ("\\ln x", "\\lg x", False, ("boxed",), OWN),
+    ],
     # Wrong answers in the shapes the cascade's fallbacks read: none may pass.
     "fallback_shapes": [
         ("\\sqrt{2}", "\u221a3", False, BOX, OWN),

@@ -28,6 +28,7 @@ import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 from referee.verifiers import _composite as composite
+from referee.verifiers import _latex_rewrite as latex_rewrite
 from referee.verifiers import _math_cascade as cascade
 from referee.verifiers._extract import (
     all_boxes,
@@ -220,6 +221,8 @@ def _cascade_gold_text(reference: str) -> str:
     boxes = list(dict.fromkeys(normalize_space(b) for b in all_boxes(reference)))
     inner = ", ".join(boxes) if len(boxes) > 1 else last_boxed(reference)
     text = cascade.loose_reference(normalize_space(inner if inner is not None else reference))
+    # Notation math-verify misreads (``\\int\\limits`` reads as its integrand).
+    text = latex_rewrite.rewrite(text)
     return text.strip("$ ")
 
 
@@ -350,12 +353,16 @@ def grade(extracted: str, reference: Any, params: MathParams, context: Context) 
     if cascading and cascade.same_text(text, gold_texts):
         details["stage"] = "same_text"  # before parsing: "12:00" parses to zoo
         return Score(1.0, Outcome.CORRECT, details)
-    pred = _parse_answer(source, text)
+    # Notation math-verify misreads is rewritten before it reads the answer: a misread
+    # can accept (``\\int\\limits_0^7 1\\,dx`` reads as 1) as well as reject.
+    readable = latex_rewrite.rewrite(text) if cascading else text
+    pred = _parse_answer(source, readable)
     if any(
-        _accepts(t, g, text, pred, params) for t, g in zip(gold_texts, parsed_golds, strict=True)
+        _accepts(t, g, readable, pred, params)
+        for t, g in zip(gold_texts, parsed_golds, strict=True)
     ):
         if cascading:
-            details["stage"] = "math_verify"
+            details["stage"] = "math_verify" if readable == text else "latex_rewrite"
         return Score(1.0, Outcome.CORRECT, details)
     if cascading:
         for stage, answer, parsed, candidates in _fallbacks(source, text, gold_texts):

@@ -46,6 +46,7 @@ STAGES = {
     "rounded_decimal": "fraction_decimal",
     "composite": "composite_rounding",
     "exact_number": "units",
+    "latex_rewrite": "symbolic_latex",
 }
 
 
