@@ -12,11 +12,19 @@ math. Every function is linear in its input: it runs in the API process.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from referee.verifiers._extract import balanced_braces, normalize_space
 
-__all__ = ["answer_after_phrase", "final_statement", "is_bare_formula", "is_prose", "phrase_after"]
+__all__ = [
+    "answer_after_phrase",
+    "final_statement",
+    "hedged_values",
+    "is_bare_formula",
+    "is_prose",
+    "phrase_after",
+]
 
 _ANSWER_PHRASE = re.compile(r"(?i)\banswer\b[ \t*]*(?:is\b|:|=)[ \t*:]*")
 _MAX_CHARS = 200
@@ -187,4 +195,19 @@ def final_statement(text: str, lines: int = 4) -> tuple[str, str] | None:
             answer = _clean(_value(sentence))
             if answer and (any(ch.isdigit() for ch in answer) or "\\" in answer):
                 return ("bare" if is_bare_formula(answer) else "statement", answer)
+    return None
+
+
+_VALUE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:/\d+)?(?![\w.])")
+_OR = re.compile(r"(?i)\bor\b")
+
+
+def hedged_values(text: str) -> str | None:
+    """The numbers of a prose answer that offers alternatives ("either 3 or 4",
+    "3 apples or 4 apples"), joined as one answer with several values; None when no
+    "or" stands between two of its numbers."""
+    values = list(_VALUE.finditer(text[:_MAX_CHARS]))
+    for a, b in itertools.pairwise(values):
+        if _OR.search(text, a.end(), b.start()):
+            return ", ".join(dict.fromkeys(v.group() for v in values))
     return None

@@ -43,6 +43,7 @@ from referee.verifiers._extract import (
 from referee.verifiers._statement import (
     answer_after_phrase,
     final_statement,
+    hedged_values,
     is_prose,
     phrase_after,
 )
@@ -295,8 +296,6 @@ def _fallbacks(source: str, text: str, gold_texts: list[str]) -> Iterator[_Attem
     norm = cascade.normalize(text)
     if norm != text or [g for g, _ in golds] != gold_texts:
         yield "normalized", norm, _parse_answer(source, norm), golds
-    if source == "answer_tag" and balanced_braces(norm) and cascade.looks_like_formula(norm):
-        yield "answer_tag_latex", norm, _parse_answer("boxed", norm), golds
     # A decimal comma ("1,22") is read as such only against a single plain number;
     # against a list it stays a list.
     comma = cascade.decimal_comma(norm)
@@ -356,13 +355,22 @@ def grade(extracted: str, reference: Any, params: MathParams, context: Context) 
     # Notation math-verify misreads is rewritten before it reads the answer: a misread
     # can accept (``\\int\\limits_0^7 1\\,dx`` reads as 1) as well as reject.
     readable = latex_rewrite.rewrite(text) if cascading else text
+    first_stage = "math_verify" if readable == text else "latex_rewrite"
+    if cascading and source in ("answer_tag", "answer_phrase", "statement"):
+        # A formula in tags is read as a box would be; alternatives offered in prose
+        # ("either 3 or 4") are one answer with several values, never a pick.
+        several = hedged_values(text)
+        if several is not None:
+            source, readable, first_stage = "bare", several, "several_values"
+        elif source == "answer_tag" and balanced_braces(text) and cascade.looks_like_formula(text):
+            source, first_stage = "bare", "answer_tag_latex"
     pred = _parse_answer(source, readable)
     if any(
         _accepts(t, g, readable, pred, params)
         for t, g in zip(gold_texts, parsed_golds, strict=True)
     ):
         if cascading:
-            details["stage"] = "math_verify" if readable == text else "latex_rewrite"
+            details["stage"] = first_stage
         return Score(1.0, Outcome.CORRECT, details)
     if cascading:
         for stage, answer, parsed, candidates in _fallbacks(source, text, gold_texts):

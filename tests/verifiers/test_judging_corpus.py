@@ -47,6 +47,7 @@ STAGES = {
     "composite": "composite_rounding",
     "exact_number": "units",
     "latex_rewrite": "symbolic_latex",
+    "several_values": "hedging",
 }
 
 
