@@ -362,6 +362,10 @@ PAIRS: dict[str, list[Pair]] = {
         ("\\sin(x)=\\frac{1}{2}", "\\cos(x)=\\frac{1}{2}", False, BOX, OWN),
         ("\\sin(x)=\\frac{1}{2}", "\\sin(x) = \\frac12", True, BOX, OWN),
         ("y=3x", "z=3x", False, ("boxed",), OWN),
+        ("\\frac{dy}{dx}=2x", "\\frac{dz}{dx}=2x", False, BOX, OWN),
+        ("\\frac{dy}{dx}=2x", "\\frac{dy}{dx} = 2x", True, BOX, OWN),
+        ("x^2+y^2=1", "2x^2+2y^2=2", True, ("boxed",), OWN),
+        ("x^2+y^2=1", "x^2+2y^2=1", False, ("boxed",), OWN),
     ],
     "symbolic_latex": [
         ("\\int_a^b x\\,dx", "\\int^b_a x dx", True, BOX, OWN),

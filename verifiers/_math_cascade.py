@@ -25,7 +25,8 @@ so that none of them can turn a wrong answer into a right one:
 Before all of them, ``same_text``: an answer written as the reference is correct
 (``12:00`` parses to ``zoo``, which math-verify cannot compare). A reference is
 first tidied (``loose_reference``) and its boxes are all read. The guard
-``approximates_irrational`` takes back a decimal accepted for an irrational
+``equation_sides_differ`` takes back two different equations math-verify matched by
+their right sides; ``approximates_irrational`` takes back a decimal accepted for an irrational
 reference unless ``numeric_approximations`` is set (then ``approximation_matches``
 applies the rounded-or-cut rule).
 """
@@ -44,6 +45,7 @@ __all__ = [
     "approximation_matches",
     "decimal_comma",
     "decimals_disagree",
+    "equation_sides_differ",
     "exact_number",
     "looks_like_formula",
     "loose_reference",
@@ -348,3 +350,21 @@ def approximation_matches(gold: Any, pred_text: str) -> bool:
     nearest = value.quantize(quantum, rounding=ROUND_HALF_UP)
     cut = value.quantize(quantum, rounding="ROUND_DOWN")
     return pred in (nearest, cut)
+
+
+def equation_sides_differ(gold: Any, pred: Any) -> bool:
+    """True when both are equations and not the same equation: ``\\frac{dz}{dx}=2x``
+    is not ``\\frac{dy}{dx}=2x``, though math-verify compares their right sides. The
+    same equation may be rearranged or scaled (``-34x-45y+20z-100=0``)."""
+    if not (isinstance(gold, sympy.Equality) and isinstance(pred, sympy.Equality)):
+        return False
+    a, b = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+    if a == b or a == -b:
+        return False
+    try:  # algebra only: simplify would evaluate d y/d x to 0 for a symbol y
+        if sympy.expand(a - b) == 0:
+            return False
+        ratio = sympy.cancel(sympy.together(a / b))
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        return False  # the guard does not apply; math-verify's verdict stands
+    return not (ratio.is_number and ratio != 0 and ratio.is_finite)

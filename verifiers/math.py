@@ -281,6 +281,8 @@ def _accepts(
     # Guards: they can only take an acceptance back.
     if cascade.numbers_far_apart(gold[0], pred[0], params.float_rounding):
         return False
+    if cascade.equation_sides_differ(gold[0], pred[0]):
+        return False
     if cascade.approximates_irrational(gold_text, gold[0], text, pred[0]):
         return params.numeric_approximations and cascade.approximation_matches(gold[0], text)
     # A float_rounding coarser than math-verify's default is a request for tolerance.
