@@ -382,6 +382,19 @@ PAIRS: dict[str, list[Pair]] = {
         ("\\log_{10} x", "\\lg x", True, ("boxed",), OWN),
         ("\\ln x", "\\lg x", False, ("boxed",), OWN),
     ],
+    "aime": [
+        ("33", "033", True, ALL, OWN),
+        ("33", "034", False, BOX, OWN),
+        ("5", "005", True, ("tag",), OWN),
+        ("500", "050", False, ("boxed",), OWN),
+    ],
+    "multiple_choice": [
+        ("C", "(C)", True, ALL, OWN),
+        ("C", "\\text{C}", True, BOX, OWN),
+        ("(B)", "B", True, BOX, OWN),
+        ("C", "(D)", False, ALL, OWN),
+        ("B", "\\text{(D)}", False, BOX, OWN),
+    ],
     # Wrong answers in the shapes the cascade's fallbacks read: none may pass.
     "fallback_shapes": [
         ("\\sqrt{2}", "\u221a3", False, BOX, OWN),
@@ -514,6 +527,42 @@ RAW: list[tuple[str, str, bool, str, str]] = [
     ("10\\sqrt{3}+3", "10\\sqrt3 + \\sqrt{4}", False, "bare", OWN),
     ("5", "Thus\n\\[\nx = 5\n\\]\n", True, "bare", OWN),
     ("\\frac{1}{2}", "We simplify.\n\n$\\frac{2}{4} = \\frac{1}{2}$", True, "bare", OWN),
+    # GSM8K: solutions end with "#### answer"; the reference may be the whole solution.
+    (
+        "72",
+        "She sold 48/2 = 24 clips in May.\nShe sold 48+24 = 72 clips.\n#### 72",
+        True,
+        "gsm8k",
+        OWN,
+    ),
+    (
+        "72",
+        "She sold 48/2 = 24 clips in May.\nShe sold 48+24 = 72 clips.\n#### 73",
+        False,
+        "gsm8k",
+        OWN,
+    ),
+    ("She sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72", "\\boxed{72}", True, "gsm8k", OWN),
+    ("She sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72", "\\boxed{24}", False, "gsm8k", OWN),
+    # MATH: the reference is a whole solution; its last boxed statement is the answer.
+    ("So $x = \\boxed{\\frac{1}{2}}$.", "The answer is $0.5$.", True, "math_solution", OWN),
+    ("So $x = \\boxed{\\frac{1}{2}}$.", "The answer is $0.25$.", False, "math_solution", OWN),
+    # NuminaMath: several answers in the reference, boxed one by one.
+    (
+        "The roots are $\\boxed{1}$ and $\\boxed{-2}$.",
+        "$\\boxed{-2, 1}$",
+        True,
+        "numina_multi",
+        OWN,
+    ),
+    ("The roots are $\\boxed{1}$ and $\\boxed{-2}$.", "$\\boxed{1}$", False, "numina_multi", OWN),
+    (
+        "The roots are $\\boxed{1}$ and $\\boxed{-2}$.",
+        "$\\boxed{-2, 1, 3}$",
+        False,
+        "numina_multi",
+        OWN,
+    ),
     # "$" as a currency sign in prose: the final total is the answer.
     (
         "20",

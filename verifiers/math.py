@@ -219,6 +219,8 @@ def _gold_text(reference: str) -> str:
 def _cascade_gold_text(reference: str) -> str:
     """The reference as the cascade reads it: all boxes of its final statement (one
     answer with several values), written loosely or not (``_math_cascade.loose_reference``)."""
+    if "####" in reference:  # a GSM8K solution: the answer follows its last "####"
+        reference = reference.rsplit("####", 1)[1]
     boxes = list(dict.fromkeys(normalize_space(b) for b in all_boxes(reference)))
     inner = ", ".join(boxes) if len(boxes) > 1 else last_boxed(reference)
     text = cascade.loose_reference(normalize_space(inner if inner is not None else reference))
