@@ -133,10 +133,12 @@ def _clean(answer: str | None) -> str | None:
     return answer
 
 
+_FINAL_ANSWER = re.compile(r"(?i)\bfinal answer\b")
+
+
 def phrase_after(text: str, position: int) -> bool:
-    """Whether the text's last answer phrase starts after ``position``."""
-    matches = list(_ANSWER_PHRASE.finditer(text, position))
-    return bool(matches)
+    """Whether a "final answer" phrase follows ``position`` in the text."""
+    return _FINAL_ANSWER.search(text, position) is not None
 
 
 def answer_after_phrase(text: str) -> str | None:

@@ -114,7 +114,7 @@ def extract(response: str, reference: Any, params: MathParams, context: Context)
         last_box = max(tail.rfind("\\boxed"), tail.rfind("\\fbox"))
         if last_box >= 0 and phrase_after(tail, last_box):
             phrase = answer_after_phrase(tail)
-            if phrase:
+            if phrase and any(ch.isdigit() or ch == "\\" for ch in phrase):
                 return f"answer_phrase{_SEP}{phrase}"
     for source in params.extract:
         found = last_boxed(region) if source == "boxed" else last_answer_tag(region)

@@ -146,6 +146,12 @@ THINKING = [
 # --------------------------------------------------------------------------- box forms
 
 BOXES = [
+    # A "final answer" statement of a value after the last box is the final answer;
+    # other phrases that mention "answer" after a box are not.
+    case("5", "\\boxed{4}\n\nFinal answer: 5", CORRECT, "final-answer-after-box"),
+    case("4", "\\boxed{4}\n\nFinal answer: 5", INCORRECT, "final-answer-after-box-wins"),
+    case("5", "So \\boxed{5}. I hope the answer is correct.", CORRECT, "answer-word-after-box"),
+    case("4", "\\boxed{4}\n\nThis is my final answer.", CORRECT, "final-answer-no-value"),
     # Two boxes side by side are one answer with two values: a hedge for 6.
     case("6", "\\boxed{5} \\boxed{6}", INCORRECT, "two-boxes-one-statement"),
     case("5, 6", "\\boxed{5} \\boxed{6}", CORRECT, "two-boxes-two-values"),
