@@ -189,7 +189,7 @@ def _parse_answer(source: str, text: str) -> list[Any]:
     text = _prepare_text(text)
     if source in ("boxed", "bare"):
         parsed: list[Any] = parse("\\boxed{" + text + "}", _LATEX_THEN_EXPR, parsing_timeout=None)
-    elif source in ("statement", "answer_phrase") and is_prose(text):
+    elif source == "statement" and is_prose(text):
         # A sentence ("then he gets 3 back, total 17"): math-verify's own extraction;
         # wrapped in a box, its words would read as products of symbols.
         parsed = parse(text, _LATEX_THEN_EXPR, parsing_timeout=None)
@@ -368,6 +368,8 @@ def grade(extracted: str, reference: Any, params: MathParams, context: Context) 
             source, readable, first_stage = "bare", several, "several_values"
         elif source == "answer_tag" and balanced_braces(text) and cascade.looks_like_formula(text):
             source, first_stage = "bare", "answer_tag_latex"
+        elif source == "answer_phrase":
+            source = "statement"  # read as a final statement: prose by math-verify's extraction
     pred = _parse_answer(source, readable)
     if any(
         _accepts(t, g, readable, pred, params)
