@@ -360,6 +360,8 @@ MATH_LAST_NUMBER = (
     "lambda s: math.extract(s, '1', math.MathParams(fallback='last_number'), NO_CONTEXT)"
 )
 MATH_WIDE = "lambda s: math.extract(s, '1', math.MathParams(fallback_window=10**7), NO_CONTEXT)"
+REWRITE = "__import__('referee.verifiers._latex_rewrite', fromlist=['_']).rewrite"
+PARTS = "__import__('referee.verifiers._composite', fromlist=['_']).parts"
 HOSTILE = [
     pytest.param("_extract.last_boxed", '"{" * 1_000_000', id="boxed-1MB-open-braces"),
     pytest.param("_extract.last_boxed", '"\\\\boxed" + "{" * 1_000_000', id="boxed-1MB-unclosed"),
@@ -400,6 +402,12 @@ HOSTILE = [
     pytest.param(MATH_WIDE, '"\\\\boxed{1} and " * 40_000', id="math-extract-box-run"),
     pytest.param("_extract.all_boxes", '"\\\\boxed{1}" * 100_000', id="all-boxes"),
     pytest.param("_extract.all_boxes", '"\\\\boxed{" * 100_000', id="all-boxes-open"),
+    # Grading helpers that read the answer text in the worker.
+    pytest.param(REWRITE, '"\\\\int^" * 300_000', id="rewrite-int-bounds"),
+    pytest.param(REWRITE, '"x^\\\\frac{" * 100_000', id="rewrite-open-fractions"),
+    pytest.param(REWRITE, '"\\\\sin^{-" * 100_000', id="rewrite-inverse-trig"),
+    pytest.param(PARTS, '"(" * 500_000 + ")"', id="composite-open-brackets"),
+    pytest.param(PARTS, '"(" + "1," * 300_000 + "2)"', id="composite-long-tuple"),
 ]
 
 # A safety bound, not a benchmark: linear extraction of ~1 MB takes well under a
