@@ -381,12 +381,6 @@ PAIRS: dict[str, list[Pair]] = {
         ("\\sqrt[3]{x}", "x^\\frac{1}{2}", False, ("boxed",), OWN),
         ("\\log_{10} x", "\\lg x", True, ("boxed",), OWN),
         ("\\ln x", "\\lg x", False, ("boxed",), OWN),
-        ("a'b+ab'", "ab'+a'b", True, BOX, OWN),
-        ("a'b+ab'", "2ab", False, BOX, OWN),
-        ("a'b+ab'", "a'b+a'b", False, ("boxed",), OWN),
-        ("y''_1", "y_1''", True, ("boxed",), OWN),
-        ("y'", "y", False, ("boxed",), OWN),
-        ("f'(x) = 2x", "f(x) = 2x", False, ("boxed",), OWN),
     ],
     "aime": [
         ("33", "033", True, ALL, OWN),

@@ -15,10 +15,7 @@ a rule can make a right answer readable but cannot make a wrong one right:
 - ``3^{+}`` is ``3^+`` (one-sided limits);
 - ``\\sin^{-1}``, ``\\operatorname{asin}``: inverse trigonometric functions;
 - ``\\lg`` is the base-10 logarithm (math-verify reads ``\\log`` as base 10 too);
-- ``\\right )``, ``\\left (``: sizing commands spaced from their delimiter;
-- ``a'b + ab'``, ``f'_1(x)``, ``y_1''``: a primed name (with its subscript, before or
-  after the primes) is one symbol, which math-verify would otherwise drop the
-  primes of (it reads ``a'b+ab'`` as ``2ab``).
+- ``\\right )``, ``\\left (``: sizing commands spaced from their delimiter.
 
 Every pattern is a fixed-shape regular expression over bounded arguments (no
 nested quantifiers): linear time on any input.
@@ -54,24 +51,10 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\\lg(?![a-zA-Z])"), r"\\log"),
     (re.compile(r"\\(left|right)\s+(?=[()\[\].|])"), r"\\\1"),
 )
-# y', f'_1, y_1'': a primed name, with its subscript, as one subscripted symbol.
-_PRIMED = re.compile(
-    r"\\[a-zA-Z]+"  # a command name is left as it is
-    r"|([a-zA-Z])(?:_(\{[^{}]{0,20}\}|[a-zA-Z0-9]))?('{1,3})(?:_(\{[^{}]{0,20}\}|[a-zA-Z0-9]))?"
-)
-
-
-def _primed(match: re.Match[str]) -> str:
-    if match[1] is None:
-        return match[0]
-    subscript = (match[2] or match[4] or "").strip("{}")
-    return f"{match[1]}_{{{subscript}{'p' * len(match[3])}r}}"
 
 
 def rewrite(text: str) -> str:
     """The text with each notation above rewritten (unchanged if none applies)."""
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
-    if "'" in text and "\\text" not in text:
-        text = _PRIMED.sub(_primed, text)
     return text
