@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "all_boxes",
     "answer_region",
     "balanced_braces",
     "last_answer_tag",
@@ -142,12 +143,16 @@ def last_number(text: str) -> str | None:
     return found.replace(",", "").replace("\u2212", "-")
 
 
-# Between two boxes of one final statement: "$ and $x = ", ", ", "$, $", " or ".
+# Between two boxes of one final statement: "$ and $x = ", ", ", "$, $", " or ",
+# "\\quad\\text{and}\\quad", "\\text{ for part (b) and }", "\\) and \\(", a line
+# break. A run of fixed tokens: linear time.
 _BOX_JOINER = re.compile(
-    r"[\s$]*(?:[,;]|\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)|and|or|,\s*and|,\s*or)?"
-    r"[\s$]*(?:\\?\(?[a-zA-Z](?:_\{?\d\}?)?\s*=\s*)?[\s$]*"
+    r"(?:[\s$,;~]|\\[,;:! ()]|\\q?quad\b|\\\\|\\\[|\\\]"
+    r"|\\text\{[^{}]{0,30}?(?:\band|\bor|,)?\s*\}|\band\b|\bor\b)*"
+    r"(?:\\?\(?[a-zA-Z](?:_\{?\d\}?)?\s*=\s*)?[\s$]*(?:\\\(\s*)?"
 )
-_JOINER_VARIABLE = re.compile(r"([a-zA-Z])(?:_\{?\d\}?)?\s*=")
+# The variable a box is the value of: "y_1 = \boxed{…}".
+_BOX_VARIABLE = re.compile(r"([a-zA-Z](?:_\{?\d\}?)?)\s*=\s*[\s$]*(?:\\\(\s*)?$")
 
 
 def trailing_boxes(text: str, limit: int = 8) -> list[str]:
@@ -155,11 +160,13 @@ def trailing_boxes(text: str, limit: int = 8) -> list[str]:
 
     "the roots are $x=\\boxed{2}$ and $x=\\boxed{3}$." gives ``["2", "3"]``; boxes
     separated by prose ("first \\boxed{2}; checking again, \\boxed{3}") give only
-    the last one. Each box is scanned once; at most ``limit`` are returned.
+    the last one. Boxes that name different variables keep their names
+    ("$a=\\boxed{1}$ and $b=\\boxed{2}$" gives ``["a = 1", "b = 2"]``): the answer
+    is then a set of equations, compared as the reference's structure says. Each box
+    is scanned once; at most ``limit`` are returned.
     """
-    boxes: list[str] = []
+    boxes: list[tuple[str, str | None]] = []
     end = len(text)
-    variables: set[str] = set()
     while len(boxes) < limit:
         start = text.rfind("\\boxed{", 0, end)
         if start < 0:
@@ -169,14 +176,53 @@ def trailing_boxes(text: str, limit: int = 8) -> list[str]:
             break
         if boxes:
             joiner = text[close + 1 : end]
-            if len(joiner) > 40 or _BOX_JOINER.fullmatch(joiner) is None:
+            if len(joiner) > 60 or _BOX_JOINER.fullmatch(joiner) is None:
                 break
-            variables.update(_JOINER_VARIABLE.findall(joiner))
-        boxes.append(text[start + len("\\boxed{") : close])
+        before = _BOX_VARIABLE.search(text, max(0, start - 16), start)
+        boxes.append((text[start + len("\\boxed{") : close], before[1] if before else None))
         end = start
-    if len(boxes) > 1:  # the variable before the first box of the run: "x = \boxed{2}"
-        lead = text[max(0, end - 12) : end]
-        variables.update(_JOINER_VARIABLE.findall(lead))
-    if len(variables) > 1:  # "a = \boxed{1}, b = \boxed{2}": two quantities, not a list
-        return boxes[:1]
-    return boxes[::-1]
+    boxes.reverse()
+    variables = {v for _, v in boxes if v is not None}
+    if len(variables) > 1:
+        return [f"{v} = {b}" if v else b for b, v in boxes]
+    return [b for b, _ in boxes]
+
+
+# Between two boxes of a reference: also one word before the conjunction
+# ("\\boxed{1} papers and \\boxed{2} bins"), or symbols without words.
+_REFERENCE_JOINER = re.compile(r"[\s$]*[A-Za-z]{1,20}\s*(?:,|\band\b|\bor\b)[\s$]*|[^A-Za-z]*")
+
+
+def all_boxes(text: str, limit: int = 16) -> list[str]:
+    """Contents of the last run of top-level ``\\boxed{}`` / ``\\fbox{}`` of a reference,
+    in order: boxes joined as in ``trailing_boxes`` or by one word and a conjunction
+    ("\\boxed{1} papers and \\boxed{2} bins"); prose between them starts a new run.
+    Linear: the scan resumes after each box."""
+    run: list[str] = []
+    i, previous_end = 0, -1
+    nxt = {cmd: text.find(cmd) for cmd in _BOXED_COMMANDS}
+    while True:
+        # Each command's next position is searched again only once it is passed.
+        nxt = {c: p if p < 0 or p >= i else text.find(c, i) for c, p in nxt.items()}
+        starts = [p for p in nxt.values() if p >= 0]
+        if not starts:
+            break
+        pos = min(starts)
+        brace = pos + (len("\\boxed") if text.startswith("\\boxed", pos) else len("\\fbox"))
+        while brace < len(text) and text[brace] in " \t":
+            brace += 1
+        if brace >= len(text) or text[brace] != "{":
+            i = brace
+            continue
+        close = _matching_brace(text, brace, len(text))
+        if close < 0:
+            break
+        if previous_end >= 0:
+            joiner = text[previous_end:pos]
+            if len(joiner) > 60 or not (
+                _BOX_JOINER.fullmatch(joiner) or _REFERENCE_JOINER.fullmatch(joiner)
+            ):
+                run = []
+        run.append(text[brace + 1 : close])
+        previous_end = i = close + 1
+    return run[-limit:]

@@ -14,8 +14,21 @@ so that none of them can turn a wrong answer into a right one:
 - ``exact_number``: both sides are plain numbers (thousands separators,
   ``a\\times10^{n}``, a trailing unit or percent sign on the answer): compared
   exactly as rationals, never with a tolerance;
-- ``several_boxes``: a reference with several values and a final statement that
-  boxes each one ("$x=\\boxed{2}$ or $x=\\boxed{3}$") is judged on all of them.
+- ``decimal_comma``: ``1,22`` read as 1.22, only against a reference that is one
+  plain number (against a list it stays a list), and a reference so written
+  against an answer that is one plain number;
+- ``rounded_decimal``: a decimal of two places or more that is a repeating
+  fraction rounded or cut there (``0.33``, ``2.6667`` for ``\\frac{8}{3}``);
+- ``composite``: tuples, intervals and matrices of the same shape compared element
+  by element with the rules of a lone number (``_composite``).
+
+Before all of them, ``same_text``: an answer written as the reference is correct
+(``12:00`` parses to ``zoo``, which math-verify cannot compare). A reference is
+first tidied (``loose_reference``) and its boxes are all read. The guard
+``equation_sides_differ`` takes back two different equations math-verify matched by
+their right sides; ``approximates_irrational`` takes back a decimal accepted for an irrational
+reference unless ``numeric_approximations`` is set (then ``approximation_matches``
+applies the rounded-or-cut rule).
 """
 
 from __future__ import annotations
@@ -28,11 +41,18 @@ from typing import Any
 import sympy
 
 __all__ = [
+    "approximates_irrational",
+    "approximation_matches",
+    "decimal_comma",
     "decimals_disagree",
+    "equation_sides_differ",
     "exact_number",
     "looks_like_formula",
+    "loose_reference",
     "normalize",
     "numbers_far_apart",
+    "rounded_decimal",
+    "same_text",
 ]
 
 _VULGAR = {
@@ -77,8 +97,8 @@ _UNITS = (
     "mph|km/h|m/s|people|students|percent|\\%"
 )
 _UNIT = re.compile(
-    rf"\s*(?:\\(?:text|mbox|mathrm)\{{\s*(?:{_UNITS})\s*\}}|(?:{_UNITS})\b|\\%|%)"
-    r"(?:\^\{?[23]\}?)?\s*$"
+    rf"\s*(?:\\(?:text|mbox|mathrm)\{{\s*(?:{_UNITS})\s*\}}|(?:{_UNITS})(?![a-zA-Z])|\\%|%|[\u20ac\u00a3\u00a5]|\\?\$)"
+    r"(?:\^\{?[23]\}?|[\u00b2\u00b3])?\s*$"
 )
 _LITERAL = re.compile(
     r"(?P<sign>[-+])?(?P<int>\d+)(?:\.(?P<frac>\d+))?"
@@ -151,7 +171,8 @@ def decimals_disagree(gold_text: str, pred_text: str, coarsest: int | None = Non
 
 
 _FRACTION = re.compile(
-    r"(?P<sign>-?)(?:\\[dt]?frac\{(?P<num>\d+)\}\{(?P<den>\d+)\}|(?P<num2>\d+)/(?P<den2>\d+))"
+    r"(?P<sign>-?)(?:\\[dt]?frac\{(?P<num>\d+)\}\{(?P<den>\d+)\}|(?P<num2>\d+)/(?P<den2>\d+)"
+    r"|\\[dt]?frac(?P<num3>\d)(?P<den3>\d))"
 )
 
 
@@ -164,7 +185,8 @@ def exact_rational(text: str) -> Fraction | None:
     match = _FRACTION.fullmatch(stripped[0]) if stripped else None
     if match is None:
         return None
-    num, den = int(match["num"] or match["num2"]), int(match["den"] or match["den2"])
+    num = int(match["num"] or match["num2"] or match["num3"])
+    den = int(match["den"] or match["den2"] or match["den3"])
     if den == 0:
         return None
     return Fraction(-num if match["sign"] else num, den)
@@ -236,3 +258,113 @@ def looks_like_formula(text: str) -> bool:
     if "$" in text or "\\(" in text or "\\[" in text:
         return False
     return _PROSE_WORD.search(_TEXT_COMMAND.sub("", text)) is None
+
+
+# ---------------------------------------------------------------- loose references
+
+# "5." / "-1./3": a Python-style decimal point with no digits after it.
+_BARE_POINT = re.compile(r"(?<=\d)\.(?=[/*)\],\s]|$)")
+
+
+def loose_reference(text: str) -> str:
+    """A reference as datasets write it loosely, tidied: ``$5$.`` (a period after the
+    closing ``$``), ``-1./3`` (a Python decimal point), ``2**10`` (a Python power)."""
+    text = text.strip()
+    if text.endswith(".") and text[:-1].rstrip().endswith("$"):
+        text = text[:-1].rstrip()
+    text = text.strip("$ ").rstrip(".") if text.startswith("$") else text
+    text = _BARE_POINT.sub("", text)
+    return text.replace("**", "^")
+
+
+def same_text(answer: str, golds: list[str]) -> bool:
+    """The answer is one of the references as written, spacing and ``$`` aside."""
+    squeezed = re.sub(r"\s+|\\[,;! ]", "", answer).strip("$")
+    return any(squeezed == re.sub(r"\s+|\\[,;! ]", "", g).strip("$") for g in golds)
+
+
+# ---------------------------------------------------------------- decimal comma
+
+# "1,22", "0,5", "1000,99": one comma and not three digits after it (that would be
+# a thousands separator).
+_DECIMAL_COMMA = re.compile(r"([-+]?\d+)(?:,|\{,\})(\d{1,2}|\d{4,})|([-+]?0)(?:,|\{,\})(\d+)")
+
+
+def decimal_comma(text: str) -> str | None:
+    """The number written with a decimal comma, with a decimal point; None when the
+    text is not such a number. The caller decides when that reading is unambiguous
+    (a single-number counterpart)."""
+    match = _DECIMAL_COMMA.fullmatch(text.strip().strip("$").strip())
+    if match is None:
+        return None
+    if match[1] is None:  # "0,111": no thousands group starts with a lone 0
+        return f"{match[3]}.{match[4]}"
+    return f"{match[1]}.{match[2]}"
+
+
+# ---------------------------------------------------------------- rounded decimals
+
+
+def rounded_decimal(gold_text: str, pred_text: str) -> bool:
+    """True when the reference is a fraction without a finite decimal expansion and the
+    answer a decimal of at least two places that is the reference rounded or cut there
+    (``0.33`` and ``0.333`` for ``\\frac{1}{3}``, ``2.6667`` for ``\\frac{8}{3}``).
+
+    The same rule holds for a lone number and inside tuples, intervals and matrices.
+    """
+    gold = exact_rational(gold_text)
+    if gold is None or _terminates(gold):
+        return False
+    stripped = _strip_number(pred_text, False)
+    match = re.fullmatch(r"[-+]?\d+\.(\d{2,})", stripped[0]) if stripped else None
+    pred = exact_number(pred_text)
+    if match is None or pred is None:
+        return False
+    scale = 10 ** len(match[1])
+    return pred in (Fraction(int(gold * scale), scale), Fraction(round(gold * scale), scale))
+
+
+def approximates_irrational(gold_text: str, gold: Any, pred_text: str, pred: Any) -> bool:
+    """True when the answer is a written decimal and the reference an irrational number
+    (``1.41421356`` for ``\\sqrt{2}``): an approximation, not the exact answer. (An exact
+    answer to a reference written as a decimal is left to the other rules.)"""
+    if _decimal(pred_text) is None or "." not in pred_text:
+        return False
+    return bool(isinstance(gold, sympy.Basic) and gold.is_number and gold.is_rational is False)
+
+
+def approximation_matches(gold: Any, pred_text: str) -> bool:
+    """The written decimal is the irrational value rounded or cut at the decimals the
+    answer wrote (two at least), the rule for repeating fractions."""
+    stripped = _strip_number(pred_text, False)
+    match = re.fullmatch(r"[-+]?\d+\.(\d{2,})", stripped[0]) if stripped else None
+    pred = _decimal(pred_text)
+    if match is None or pred is None:
+        return False
+    places = len(match[1])
+    try:
+        value = Decimal(str(sympy.N(gold, places + 30)))
+    except (TypeError, ValueError, ArithmeticError, InvalidOperation):
+        return False
+    quantum = Decimal(1).scaleb(-places)
+    nearest = value.quantize(quantum, rounding=ROUND_HALF_UP)
+    cut = value.quantize(quantum, rounding="ROUND_DOWN")
+    return pred in (nearest, cut)
+
+
+def equation_sides_differ(gold: Any, pred: Any) -> bool:
+    """True when both are equations and not the same equation: ``\\frac{dz}{dx}=2x``
+    is not ``\\frac{dy}{dx}=2x``, though math-verify compares their right sides. The
+    same equation may be rearranged or scaled (``-34x-45y+20z-100=0``)."""
+    if not (isinstance(gold, sympy.Equality) and isinstance(pred, sympy.Equality)):
+        return False
+    a, b = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+    if a == b or a == -b:
+        return False
+    try:  # algebra only: simplify would evaluate d y/d x to 0 for a symbol y
+        if sympy.expand(a - b) == 0:
+            return False
+        ratio = sympy.cancel(sympy.together(a / b))
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        return False  # the guard does not apply; math-verify's verdict stands
+    return not (ratio.is_number and ratio != 0 and ratio.is_finite)

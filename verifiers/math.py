@@ -27,9 +27,12 @@ from typing import Any, Literal
 import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from referee.verifiers import _composite as composite
+from referee.verifiers import _latex_rewrite as latex_rewrite
 from referee.verifiers import _math_cascade as cascade
 from referee.verifiers import _plain
 from referee.verifiers._extract import (
+    all_boxes,
     answer_region,
     balanced_braces,
     last_answer_tag,
@@ -37,6 +40,13 @@ from referee.verifiers._extract import (
     last_number,
     normalize_space,
     trailing_boxes,
+)
+from referee.verifiers._statement import (
+    answer_after_phrase,
+    final_statement,
+    hedged_values,
+    is_prose,
+    phrase_after,
 )
 from referee.verifiers._types import CannotJudge, Context, Outcome, Score
 from referee.verifiers.registry import Verifier, register, require_str_reference
@@ -70,6 +80,9 @@ class MathParams:
     - ``strict``: math-verify's strict mode (variable names matter).
     - ``mode``: ``cascade`` (math-verify, guards, targeted fallbacks) or
       ``math_verify`` (math-verify with the scientific-notation and relative guards).
+    - ``numeric_approximations``: accept a written decimal for an irrational value
+      (``1.41421356`` for ``\\sqrt{2}``) when math-verify's rounding equates them;
+      off by default: an approximation is not the exact answer (cascade mode).
     """
 
     extract: tuple[Source, ...] = ("boxed", "answer_tag")
@@ -79,6 +92,7 @@ class MathParams:
     numeric_precision: int = 15
     strict: bool = True
     mode: Mode = "cascade"
+    numeric_approximations: bool = False
 
     def __post_init__(self) -> None:
         if len(set(self.extract)) != len(self.extract):
@@ -94,14 +108,25 @@ class MathParams:
 def extract(response: str, reference: Any, params: MathParams, context: Context) -> str:
     """``source<US>answer`` for the response's final answer, or ``""`` when there is none."""
     region = answer_region(response)
+    if params.mode == "cascade":
+        # "\boxed{200} … \boxed{255} … Final Answer: The final answer is $10,455$":
+        # a statement of the answer after the last box is the final one.
+        tail = region[-params.fallback_window :]
+        last_box = max(tail.rfind("\\boxed"), tail.rfind("\\fbox"))
+        if last_box >= 0 and phrase_after(tail, last_box):
+            phrase = answer_after_phrase(tail)
+            if phrase and any(ch.isdigit() or ch == "\\" for ch in phrase):
+                return f"answer_phrase{_SEP}{phrase}"
     for source in params.extract:
         found = last_boxed(region) if source == "boxed" else last_answer_tag(region)
         if found is not None and found.strip():
             answer = normalize_space(found)
             if source == "boxed" and params.mode == "cascade":
-                run = [normalize_space(b) for b in trailing_boxes(region)]
-                if len(run) > 1 and run[-1] == answer:
-                    return f"{source}{_SEP}{answer}{_SEP}{', '.join(run)}"
+                # All boxes of the final statement are one answer: a list of values
+                # (see _statement's docstring); repeated boxes count once.
+                run = list(dict.fromkeys(normalize_space(b) for b in trailing_boxes(region)))
+                if len(run) > 1 and run[-1] in (answer, f"{run[-1].split(' = ', 1)[0]} = {answer}"):
+                    answer = ", ".join(run)
             return f"{source}{_SEP}{answer}"
     if params.fallback == "last_number":
         number = last_number(region)
@@ -109,9 +134,13 @@ def extract(response: str, reference: Any, params: MathParams, context: Context)
             return f"last_number{_SEP}{number}"
     elif params.fallback == "whole_response":
         tail = region[-params.fallback_window :]
-        phrase = _answer_phrase(tail)
+        cascading = params.mode == "cascade"
+        phrase = answer_after_phrase(tail) if cascading else _answer_phrase(tail)
         if phrase:
             return f"answer_phrase{_SEP}{phrase}"
+        statement = final_statement(tail) if cascading else None
+        if statement is not None:
+            return f"{statement[0]}{_SEP}{statement[1]}"
         tail = normalize_space(tail)
         if tail:
             return f"whole_response{_SEP}{tail}"
@@ -159,9 +188,13 @@ def _prepare_text(text: str) -> str:
 
 def _parse_answer(source: str, text: str) -> list[Any]:
     text = _prepare_text(text)
-    if source == "boxed":
+    if source in ("boxed", "bare"):
         parsed: list[Any] = parse("\\boxed{" + text + "}", _LATEX_THEN_EXPR, parsing_timeout=None)
-    elif source == "answer_phrase":
+    elif source == "statement" and is_prose(text):
+        # A sentence ("then he gets 3 back, total 17"): math-verify's own extraction;
+        # wrapped in a box, its words would read as products of symbols.
+        parsed = parse(text, _LATEX_THEN_EXPR, parsing_timeout=None)
+    elif source in ("answer_phrase", "statement"):
         # A bare statement such as "(-3, 1, 4)" reads as LaTeX; prose falls back to
         # math-verify's own extraction.
         parsed = parse("\\boxed{" + text + "}", _LATEX_THEN_EXPR, parsing_timeout=None)
@@ -181,6 +214,20 @@ def _parse_answer(source: str, text: str) -> list[Any]:
 def _gold_text(reference: str) -> str:
     inner = last_boxed(reference)
     return normalize_space(inner if inner is not None else reference).strip("$ ")
+
+
+@functools.lru_cache(maxsize=4096)
+def _cascade_gold_text(reference: str) -> str:
+    """The reference as the cascade reads it: all boxes of its final statement (one
+    answer with several values), written loosely or not (``_math_cascade.loose_reference``)."""
+    if "####" in reference:  # a GSM8K solution: the answer follows its last "####"
+        reference = reference.rsplit("####", 1)[1]
+    boxes = list(dict.fromkeys(normalize_space(b) for b in all_boxes(reference)))
+    inner = ", ".join(boxes) if len(boxes) > 1 else last_boxed(reference)
+    text = cascade.loose_reference(normalize_space(inner if inner is not None else reference))
+    # Notation math-verify misreads (``\\int\\limits`` reads as its integrand).
+    text = latex_rewrite.rewrite(text)
+    return text.strip("$ ")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -237,6 +284,10 @@ def _accepts(
     # Guards: they can only take an acceptance back.
     if cascade.numbers_far_apart(gold[0], pred[0], params.float_rounding):
         return False
+    if cascade.equation_sides_differ(gold[0], pred[0]):
+        return False
+    if cascade.approximates_irrational(gold_text, gold[0], text, pred[0]):
+        return params.numeric_approximations and cascade.approximation_matches(gold[0], text)
     # A float_rounding coarser than math-verify's default is a request for tolerance.
     coarsest = params.float_rounding if params.float_rounding < _DEFAULT_ROUNDING else None
     if coarsest is None and cascade.inexact_decimal(gold_text, text):
@@ -244,62 +295,107 @@ def _accepts(
     return not cascade.decimals_disagree(gold_text, text, coarsest)
 
 
-def _is_several(gold: tuple[Any, ...]) -> bool:
-    return bool(gold) and isinstance(gold[0], sympy.FiniteSet) and len(gold[0]) > 1
-
-
-def _fallbacks(source: str, text: str, several: str, gold_texts: list[str]) -> Iterator[_Attempt]:
+def _fallbacks(source: str, text: str, gold_texts: list[str]) -> Iterator[_Attempt]:
     """The cascade's fallbacks after math-verify rejected, each on its own shape."""
     golds = [(t, _parse_gold(t)) for t in map(cascade.normalize, gold_texts)]
     norm = cascade.normalize(text)
     if norm != text or [g for g, _ in golds] != gold_texts:
         yield "normalized", norm, _parse_answer(source, norm), golds
-    if source == "answer_tag" and balanced_braces(norm) and cascade.looks_like_formula(norm):
-        yield "answer_tag_latex", norm, _parse_answer("boxed", norm), golds
-    if several:
-        several = cascade.normalize(several)
-        many = [(t, g) for t, g in golds if _is_several(g)]
-        pred = _parse_answer("boxed", several)
-        if many and pred and isinstance(pred[0], sympy.FiniteSet):
-            yield "several_boxes", several, pred, many
+    # A decimal comma ("1,22") is read as such only against a single plain number;
+    # against a list it stays a list.
+    comma = cascade.decimal_comma(norm)
+    singles = [(t, g) for t, g in golds if cascade.exact_number(t) is not None]
+    if comma is not None and singles:
+        yield "decimal_comma", comma, _parse_answer("boxed", comma), singles
+    if cascade.exact_number(norm) is not None:
+        commas = [(c, _parse_gold(c)) for c in map(cascade.decimal_comma, gold_texts) if c]
+        if commas:
+            yield "decimal_comma", norm, _parse_answer("boxed", norm), commas
+
+
+def _same_element(gold_text: str, text: str, params: MathParams) -> bool:
+    """One element of a composite answer, judged as a lone number would be."""
+    if cascade.rounded_decimal(gold_text, text):
+        return True
+    try:
+        return _accepts(
+            gold_text, _parse_gold(gold_text), text, _parse_answer("boxed", text), params
+        )
+    except CannotJudge:
+        return False  # the whole answer was judged already; this fallback does not apply
+
+
+def _not_a_value(gold: tuple[Any, ...]) -> bool:
+    return bool(gold) and any(gold[0] is v for v in (sympy.zoo, sympy.nan))
 
 
 def _exact_number(text: str, gold_texts: list[str]) -> bool:
     answer = cascade.exact_number(text, allow_unit=True)
     if answer is None:
         return False
-    return any(cascade.exact_number(gold) == answer for gold in gold_texts)
+    return any(cascade.exact_number(gold, allow_unit=True) == answer for gold in gold_texts)
 
 
 def grade(extracted: str, reference: Any, params: MathParams, context: Context) -> Score:
     """Compare an extracted answer with the reference (a string or list of strings)."""
     golds = [reference] if isinstance(reference, str) else list(reference)
-    gold_texts = [_gold_text(g) for g in golds]
-    parsed_golds = [_parse_gold(t) for t in gold_texts]
     cascading = params.mode == "cascade"
-    if not any(parsed_golds) and not (
-        cascading and any(_parse_gold(cascade.normalize(t)) for t in gold_texts)
+    gold_texts = [(_cascade_gold_text if cascading else _gold_text)(g) for g in golds]
+    parsed_golds = [_parse_gold(t) for t in gold_texts]
+    if cascading:  # "12:00" parses to zoo: such a reference is compared as text only
+        parsed_golds = [() if _not_a_value(g) else g for g in parsed_golds]
+    if (
+        not any(parsed_golds)
+        and not any(map(_not_a_value, map(_parse_gold, gold_texts)))
+        and not (cascading and any(_parse_gold(cascade.normalize(t)) for t in gold_texts))
     ):
         raise CannotJudge("invalid_reference", f"reference {str(reference)[:100]!r} did not parse")
     if not extracted:
         return Score(0.0, Outcome.NO_ANSWER, {"extracted": None})
-    source, _, rest = extracted.partition(_SEP)
-    text, _, several = rest.partition(_SEP)
+    source, _, text = extracted.partition(_SEP)
     details: dict[str, Any] = {"extracted": text[:200], "source": source}
-    pred = _parse_answer(source, text)
+    if cascading and cascade.same_text(text, gold_texts):
+        details["stage"] = "same_text"  # before parsing: "12:00" parses to zoo
+        return Score(1.0, Outcome.CORRECT, details)
+    # Notation math-verify misreads is rewritten before it reads the answer: a misread
+    # can accept (``\\int\\limits_0^7 1\\,dx`` reads as 1) as well as reject.
+    readable = latex_rewrite.rewrite(text) if cascading else text
+    first_stage = "math_verify" if readable == text else "latex_rewrite"
+    if cascading and source in ("answer_tag", "answer_phrase", "statement"):
+        # A formula in tags is read as a box would be; alternatives offered in prose
+        # ("either 3 or 4") are one answer with several values, never a pick.
+        several = hedged_values(text)
+        if several is not None:
+            source, readable, first_stage = "bare", several, "several_values"
+        elif source == "answer_tag" and balanced_braces(text) and cascade.looks_like_formula(text):
+            source, first_stage = "bare", "answer_tag_latex"
+        elif source == "answer_phrase":
+            source = "statement"  # read as a final statement: prose by math-verify's extraction
+    pred = _parse_answer(source, readable)
     if any(
-        _accepts(t, g, text, pred, params) for t, g in zip(gold_texts, parsed_golds, strict=True)
+        _accepts(t, g, readable, pred, params)
+        for t, g in zip(gold_texts, parsed_golds, strict=True)
     ):
         if cascading:
-            details["stage"] = "math_verify"
+            details["stage"] = first_stage
         return Score(1.0, Outcome.CORRECT, details)
     if cascading:
-        for stage, answer, parsed, candidates in _fallbacks(source, text, several, gold_texts):
+        for stage, answer, parsed, candidates in _fallbacks(source, text, gold_texts):
             if any(_accepts(t, g, answer, parsed, params) for t, g in candidates):
                 details["stage"] = stage
                 return Score(1.0, Outcome.CORRECT, details)
         if _exact_number(cascade.normalize(text), gold_texts):
             details["stage"] = "exact_number"
+            return Score(1.0, Outcome.CORRECT, details)
+        norm = cascade.normalize(text)
+        if any(cascade.rounded_decimal(t, norm) for t in gold_texts):
+            details["stage"] = "rounded_decimal"
+            return Score(1.0, Outcome.CORRECT, details)
+        if any(
+            composite.same_elements(t, norm, lambda g, p: _same_element(g, p, params))
+            for t in gold_texts
+        ):
+            details["stage"] = "composite"
             return Score(1.0, Outcome.CORRECT, details)
     if not pred:
         return Score(0.0, Outcome.NO_ANSWER, details)
@@ -309,7 +405,7 @@ def grade(extracted: str, reference: Any, params: MathParams, context: Context) 
 MATH = register(
     Verifier(
         name="math",
-        version="2",
+        version="3",
         params_type=MathParams,
         extract=extract,
         grade=grade,

@@ -13,13 +13,17 @@ import sys
 
 import pytest
 
+from referee.verifiers._composite import parts
 from referee.verifiers._extract import (
+    all_boxes,
     answer_region,
     last_answer_tag,
     last_boxed,
     last_number,
     normalize_space,
+    trailing_boxes,
 )
+from referee.verifiers._statement import answer_after_phrase, final_statement
 
 # --------------------------------------------------------------------------- answer_region
 
@@ -230,6 +234,123 @@ def test_normalize_space(text: str, expected: str) -> None:
     assert normalize_space(text) == expected
 
 
+# --------------------------------------------------------------------------- several boxes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("$x=\\boxed{2}$ or $x=\\boxed{3}$.", ["2", "3"], id="or"),
+        pytest.param(
+            "\\boxed{(2, 2)} \\quad\\text{and}\\quad \\boxed{(6, 2)}",
+            ["(2, 2)", "(6, 2)"],
+            id="quad-text-and",
+        ),
+        pytest.param("\\(\\boxed{1}\\) and \\(\\boxed{-2}\\).", ["1", "-2"], id="parens"),
+        pytest.param(
+            "$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$",
+            ["(3, 3)", "(1, 1)"],
+            id="part-label",
+        ),
+        pytest.param("\\boxed{1}\\boxed{2}", ["1", "2"], id="adjacent"),
+        pytest.param("$a=\\boxed{1}$ and $b=\\boxed{2}$", ["a = 1", "b = 2"], id="named"),
+        pytest.param(
+            "$y_1 = \\boxed{x+1}$ and $y_2 = \\boxed{x}$", ["y_1 = x+1", "y_2 = x"], id="subscripts"
+        ),
+        # Prose between boxes: only the last one is the final statement.
+        pytest.param("First \\boxed{2}. Checking again, it is \\boxed{3}.", ["3"], id="prose"),
+        pytest.param("\\boxed{5} Hmm, or \\boxed{6}? I'll go with \\boxed{5}.", ["5"], id="hmm"),
+        pytest.param("no boxes", [], id="none"),
+    ],
+)
+def test_trailing_boxes(text: str, expected: list[str]) -> None:
+    assert trailing_boxes(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        pytest.param("\\boxed{1} papers and \\boxed{2} bins", ["1", "2"], id="word-and"),
+        pytest.param("\\boxed{35 cm} ++++++ \\boxed{4}", ["35 cm", "4"], id="symbols"),
+        pytest.param("\\boxed{1} no no no no no \\boxed{2}", ["2"], id="prose-starts-a-run"),
+        pytest.param("\\boxed{1}\\boxed{2}", ["1", "2"], id="adjacent"),
+        pytest.param("\\fbox{7}", ["7"], id="fbox"),
+        pytest.param("7", [], id="none"),
+    ],
+)
+def test_all_boxes_of_a_reference(reference: str, expected: list[str]) -> None:
+    assert all_boxes(reference) == expected
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("Final Answer: The largest $n$ is $34$.", "34", id="inline-math-copula"),
+        pytest.param(
+            "Final Answer: The final answer is $X$. I hope it is correct.", "X", id="minerva"
+        ),
+        pytest.param("The answer is $2$ or $3$.", "2, 3", id="several-values"),
+        pytest.param("The answer is $x=2$ when $y=3$.", None, id="math-joined-by-prose"),
+        pytest.param("**Answer:** -11/12", "-11/12", id="leading-minus-kept"),
+        pytest.param("The answer is 12 apples.", "12 apples", id="prose"),
+        pytest.param("The answer is 19. <|im_start|>user", "19", id="sentence-then-junk"),
+        pytest.param("no phrase here: 5", None, id="no-phrase"),
+    ],
+)
+def test_answer_after_phrase(text: str, expected: str | None) -> None:
+    assert answer_after_phrase(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("10\\sqrt3 + \\sqrt{4}", ("bare", "10\\sqrt3 + \\sqrt{4}"), id="formula"),
+        pytest.param("x = 1 or x = 2", ("bare", "x = 1 or x = 2"), id="hedge-stays-whole"),
+        pytest.param("We get 3, then 7, and the total is 10.", ("bare", "10"), id="copula"),
+        pytest.param("So it is $\\frac{1}{2}$.", ("bare", "\\frac{1}{2}"), id="inline"),
+        pytest.param("Thus\n\\[\nx = 5\n\\]\n", ("bare", "x = 5"), id="display-lines"),
+        pytest.param("x = 5. I hope this helps!", ("bare", "x = 5"), id="last-sentence-with-math"),
+        pytest.param(
+            "He pays $5, so $20 so far. Then he gets $3 back, total $17.",
+            ("statement", "Then he gets 3 back, total 17"),
+            id="currency",
+        ),
+        pytest.param(
+            "we get: $$a \\geq 2.$$ Therefore it grows by 100%.",
+            ("statement", "Therefore it grows by 100%"),
+            id="period-inside-display",
+        ),
+        pytest.param("The capital is Paris.", None, id="no-number"),
+        pytest.param("I cannot solve this.", None, id="nothing"),
+    ],
+)
+def test_final_statement(text: str, expected: tuple[str, str] | None) -> None:
+    assert final_statement(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("(0.6, 2.6667]", ("(]", [["0.6", "2.6667"]]), id="interval"),
+        pytest.param("\\left(3, -4\\right)", ("()", [["3", "-4"]]), id="sized"),
+        pytest.param(
+            "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+            ("matrix", [["1", "2"], ["3", "4"]]),
+            id="matrix",
+        ),
+        pytest.param("(\\{1,2\\}, 3)", ("()", [["\\{1,2\\}", "3"]]), id="nested-set"),
+        pytest.param("(-\\infty,-1]\\cup[1,\\infty)", None, id="union-is-not-one"),
+        pytest.param("(x+1)(x-1)", None, id="product"),
+        pytest.param("(1)", None, id="one-element"),
+    ],
+)
+def test_composite_parts(text: str, expected: tuple[str, list[list[str]]] | None) -> None:
+    assert parts(text) == expected
+
+
 # --------------------------------------------------------------------------- hostile input
 
 # (function, input), both Python expressions evaluated in the child. Each runs in a fresh child
@@ -238,6 +359,9 @@ MATH_EXTRACT = "lambda s: math.extract(s, '1', math.MathParams(), NO_CONTEXT)"
 MATH_LAST_NUMBER = (
     "lambda s: math.extract(s, '1', math.MathParams(fallback='last_number'), NO_CONTEXT)"
 )
+MATH_WIDE = "lambda s: math.extract(s, '1', math.MathParams(fallback_window=10**7), NO_CONTEXT)"
+REWRITE = "__import__('referee.verifiers._latex_rewrite', fromlist=['_']).rewrite"
+PARTS = "__import__('referee.verifiers._composite', fromlist=['_']).parts"
 HOSTILE = [
     pytest.param("_extract.last_boxed", '"{" * 1_000_000', id="boxed-1MB-open-braces"),
     pytest.param("_extract.last_boxed", '"\\\\boxed" + "{" * 1_000_000', id="boxed-1MB-unclosed"),
@@ -269,6 +393,21 @@ HOSTILE = [
     pytest.param(MATH_EXTRACT, '"\\\\boxed{" * 140_000', id="math-extract-open-boxes"),
     pytest.param(MATH_EXTRACT, '"\\\\boxed . " * 100_000', id="math-extract-empty-boxes"),
     pytest.param(MATH_LAST_NUMBER, '"1," * 500_000', id="math-extract-last-number"),
+    # The final statement over a window as large as a caller may ask for.
+    pytest.param(MATH_WIDE, '"$x$ is " * 100_000', id="math-extract-inline-math"),
+    pytest.param(MATH_WIDE, '"\\\\[" * 300_000 + "$$"', id="math-extract-open-displays"),
+    pytest.param(MATH_WIDE, '"$" * 600_000', id="math-extract-dollars"),
+    pytest.param(MATH_WIDE, '"\\\\$" * 300_000 + "$"', id="math-extract-escaped-dollars"),
+    pytest.param(MATH_WIDE, '"answer is " * 60_000', id="math-extract-phrases"),
+    pytest.param(MATH_WIDE, '"\\\\boxed{1} and " * 40_000', id="math-extract-box-run"),
+    pytest.param("_extract.all_boxes", '"\\\\boxed{1}" * 100_000', id="all-boxes"),
+    pytest.param("_extract.all_boxes", '"\\\\boxed{" * 100_000', id="all-boxes-open"),
+    # Grading helpers that read the answer text in the worker.
+    pytest.param(REWRITE, '"\\\\int^" * 300_000', id="rewrite-int-bounds"),
+    pytest.param(REWRITE, '"x^\\\\frac{" * 100_000', id="rewrite-open-fractions"),
+    pytest.param(REWRITE, '"\\\\sin^{-" * 100_000', id="rewrite-inverse-trig"),
+    pytest.param(PARTS, '"(" * 500_000 + ")"', id="composite-open-brackets"),
+    pytest.param(PARTS, '"(" + "1," * 300_000 + "2)"', id="composite-long-tuple"),
 ]
 
 # A safety bound, not a benchmark: linear extraction of ~1 MB takes well under a

@@ -28,6 +28,7 @@ CORRECT = Outcome.CORRECT
 INCORRECT = Outcome.INCORRECT
 NO_ANSWER = Outcome.NO_ANSWER
 DEFAULT = MathParams()
+APPROX = MathParams(numeric_approximations=True)
 
 
 def judge(response: str, reference: Any, params: MathParams = DEFAULT) -> Score:
@@ -145,7 +146,15 @@ THINKING = [
 # --------------------------------------------------------------------------- box forms
 
 BOXES = [
-    case("6", "\\boxed{5} \\boxed{6}", CORRECT, "two-boxes-last"),
+    # A "final answer" statement of a value after the last box is the final answer;
+    # other phrases that mention "answer" after a box are not.
+    case("5", "\\boxed{4}\n\nFinal answer: 5", CORRECT, "final-answer-after-box"),
+    case("4", "\\boxed{4}\n\nFinal answer: 5", INCORRECT, "final-answer-after-box-wins"),
+    case("5", "So \\boxed{5}. I hope the answer is correct.", CORRECT, "answer-word-after-box"),
+    case("4", "\\boxed{4}\n\nThis is my final answer.", CORRECT, "final-answer-no-value"),
+    # Two boxes side by side are one answer with two values: a hedge for 6.
+    case("6", "\\boxed{5} \\boxed{6}", INCORRECT, "two-boxes-one-statement"),
+    case("5, 6", "\\boxed{5} \\boxed{6}", CORRECT, "two-boxes-two-values"),
     case("5", "\\boxed{5} \\boxed{6}", INCORRECT, "two-boxes-first-is-not-it"),
     case("5", "\\boxed{5} Hmm, or \\boxed{6}? I'll go with \\boxed{5}.", CORRECT, "three-boxes"),
     case("6", "\\fbox{5} then \\boxed{6}", CORRECT, "fbox-then-boxed"),
@@ -199,7 +208,10 @@ NUMBERS = [
     case("1000", "\\boxed{\\$1,000}", CORRECT, "dollar-amount"),
     case("1,000", "\\boxed{100}", INCORRECT, "separator-not-ignored-digits"),
     case("100", "\\boxed{1,00}", INCORRECT, "not-a-thousands-group"),
-    case("3.5", "\\boxed{3,5}", INCORRECT, "decimal-comma-is-not-accepted"),
+    case("3.5", "\\boxed{3,5}", CORRECT, "decimal-comma-for-a-number"),
+    case("3.6", "\\boxed{3,5}", INCORRECT, "decimal-comma-other-number"),
+    case("3, 5", "\\boxed{3,5}", CORRECT, "comma-list-for-a-list"),
+    case("35", "\\boxed{3,5}", INCORRECT, "decimal-comma-not-digits-joined"),
     case(
         "1000",
         "\\boxed{1\\,000}",
@@ -230,10 +242,14 @@ CONSERVATIVE = [
     case("28", "\\boxed{0.28}", INCORRECT, "0.28-vs-28"),
     case("10", "\\boxed{0.1}", INCORRECT, "0.1-vs-10"),
     case("0.05", "\\boxed{5}", INCORRECT, "5-vs-0.05"),
-    # math-verify rounds both sides to float_rounding (6) decimals when one is a
-    # float: 0.3333 is not 1/3 at the default, 0.333333 is (and at 4, 0.3333 is).
-    case("\\frac{1}{3}", "\\boxed{0.3333}", INCORRECT, "0.3333-vs-third"),
-    case("1/3", "\\boxed{0.33}", INCORRECT, "0.33-vs-third"),
+    # A repeating fraction accepts a decimal of two places or more that is the
+    # fraction rounded or cut there; one place is too coarse.
+    case("\\frac{1}{3}", "\\boxed{0.3333}", CORRECT, "0.3333-vs-third"),
+    case("1/3", "\\boxed{0.33}", CORRECT, "0.33-vs-third"),
+    case("1/3", "\\boxed{0.3}", INCORRECT, "0.3-vs-third"),
+    case("1/3", "\\boxed{0.34}", INCORRECT, "0.34-vs-third"),
+    case("\\frac{2}{3}", "\\boxed{0.67}", CORRECT, "0.67-vs-two-thirds"),
+    case("\\frac{2}{3}", "\\boxed{0.68}", INCORRECT, "0.68-vs-two-thirds"),
     case("0.3333", "\\boxed{\\frac{1}{3}}", INCORRECT, "third-vs-0.3333-reference"),
     case("\\frac{1}{3}", "\\boxed{0.333333}", CORRECT, "six-decimals-of-a-third"),
     case("1/3", "\\boxed{0.3333}", CORRECT, "0.3333-at-rounding-4", MathParams(float_rounding=4)),
@@ -300,7 +316,11 @@ CONSERVATIVE = [
 SYMBOLIC = [
     case("\\sqrt 2", "\\boxed{\\sqrt{2}}", CORRECT, "sqrt-no-braces-reference"),
     case("\\sqrt{2}", "\\boxed{2^{1/2}}", CORRECT, "sqrt-as-power"),
-    case("\\sqrt{2}", "\\boxed{1.41421356}", CORRECT, "sqrt-decimal"),
+    # A decimal is an approximation of an irrational reference, not its value,
+    # unless the params allow approximations.
+    case("\\sqrt{2}", "\\boxed{1.41421356}", INCORRECT, "sqrt-decimal"),
+    case("\\sqrt{2}", "\\boxed{1.41421356}", CORRECT, "sqrt-decimal-allowed", APPROX),
+    case("\\sqrt{2}", "\\boxed{1.41421357}", INCORRECT, "sqrt-wrong-decimal-allowed", APPROX),
     case("\\sqrt{12}", "\\boxed{2\\sqrt{3}}", CORRECT, "simplified-root"),
     case("2\\sqrt2", "\\boxed{\\sqrt{8}}", CORRECT, "unsimplified-root"),
     case("\\frac{1}{\\sqrt3}", "\\boxed{\\sqrt{3}/3}", CORRECT, "rationalised"),
@@ -308,11 +328,13 @@ SYMBOLIC = [
     case("2", "\\boxed{\\sqrt[3]{8}}", CORRECT, "cube-root"),
     case("2", "\\boxed{8^{1/3}}", CORRECT, "cube-root-power"),
     case("2\\pi", "\\boxed{2\\pi}", CORRECT, "two-pi"),
-    case("2\\pi", "\\boxed{6.283185}", CORRECT, "two-pi-decimal"),
+    case("2\\pi", "\\boxed{6.283185}", INCORRECT, "two-pi-decimal"),
+    case("2\\pi", "\\boxed{6.283185}", CORRECT, "two-pi-decimal-allowed", APPROX),
     case("\\pi/2", "\\boxed{\\frac{\\pi}{2}}", CORRECT, "pi-over-two"),
     case("\\frac{\\pi}{4}", "\\boxed{\\pi/4}", CORRECT, "pi-over-four-slash"),
     case("12.566371", "\\boxed{4\\pi}", CORRECT, "pi-multiple-vs-decimal-reference"),
-    case("\\pi", "\\boxed{3.141593}", CORRECT, "pi-six-decimals"),
+    case("\\pi", "\\boxed{3.141593}", INCORRECT, "pi-six-decimals"),
+    case("\\pi", "\\boxed{3.141593}", CORRECT, "pi-six-decimals-allowed", APPROX),
     case("(x+1)^2", "\\boxed{x^2+2x+1}", CORRECT, "expanded-polynomial"),
     case("x/2", "\\boxed{\\frac{x}{2}}", CORRECT, "symbolic-fraction"),
     case("x/2", "\\boxed{y/2}", INCORRECT, "other-variable-strict"),
@@ -771,7 +793,8 @@ def test_math_table(reference: Any, response: str, expected: Outcome, params: Ma
         ("The answer is $\\boxed{\\frac{1}{2}}$.", DEFAULT, "\\frac{1}{2}", "boxed"),
         ("\\fbox{7}", DEFAULT, "7", "boxed"),
         ("<answer>\n  x = 7 \n</answer>", DEFAULT, "x = 7", "answer_tag"),
-        ("The answer is\n\n42.", DEFAULT, "The answer is 42.", "whole_response"),
+        ("The answer is\n\n42.", DEFAULT, "42", "bare"),
+        ("I am not sure.\n\nWe tried.", DEFAULT, "I am not sure. We tried.", "whole_response"),
         ("So 1,234.5 in all", MathParams(fallback="last_number"), "1234.5", "last_number"),
         ("\\boxed{  1  /  2 }", DEFAULT, "1 / 2", "boxed"),
     ],
