@@ -10,8 +10,11 @@ It decides only where the cascade's verdict is known:
 
 - both sides are plain numbers with the same exact value: correct (the cascade
   accepts ``0.5`` for ``\\frac{1}{2}`` and ``3.0`` for ``3``);
-- both sides are integers of at most 15 digits (the cascade's numeric
-  precision) with different values: incorrect.
+- different values that no rule of the cascade takes for one another: two
+  integers or fractions with small denominators, or a decimal against a
+  reference that terminates, far enough apart (``_surely_different``):
+  incorrect. A decimal that may round a repeating fraction (``0.33`` for
+  ``\\frac{1}{3}``) is left to the cascade.
 
 Anything else returns None and goes through the cascade: a decimal that only
 rounds to the reference, percentages, thousands separators or a decimal comma,
@@ -30,21 +33,25 @@ __all__ = ["PlainNumber", "parse_plain", "same_value", "shortcut"]
 
 _MAX_CHARS = 64
 _INT = r"(?:0|[1-9]\d*)"
-_NUMBER = re.compile(rf"([+-]?)({_INT})(?:\.(\d+))?")
+# ``70{,}350``: LaTeX's braced comma groups thousands (a bare comma is ambiguous).
+_NUMBER = re.compile(rf"([+-]?)({_INT}|[1-9]\d{{0,2}}(?:\{{,\}}\d{{3}})+)(?:\.(\d+))?")
 _SLASH = re.compile(rf"([+-]?)({_INT})/([1-9]\d*)")
 _FRAC = re.compile(rf"([+-]?)\\[dt]?frac\{{([+-]?)({_INT})\}}\{{([1-9]\d*)\}}")
+_FRAC_DIGITS = re.compile(r"([+-]?)\\[dt]?frac(\d)([1-9])")  # \frac47: one digit each
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("\\boxed{", "}"))
-_MAX_EXACT_DIGITS = 15
+_MAX_MAGNITUDE = 10**9  # with 6 decimals: within the cascade's 15 significant digits
+_MAX_DENOMINATORS = 10**5  # two such fractions differ by at least 1e-5
+_MIN_GAP = Fraction(1, 10**5)  # beyond the cascade's rounding to 6 decimals
 
 
 class PlainNumber:
-    """An exact value, and whether it was written as an integer."""
+    """An exact value, and whether it was written with a decimal point."""
 
-    __slots__ = ("integer", "value")
+    __slots__ = ("decimal", "value")
 
-    def __init__(self, value: Fraction, *, integer: bool) -> None:
+    def __init__(self, value: Fraction, *, decimal: bool) -> None:
         self.value = value
-        self.integer = integer
+        self.decimal = decimal
 
 
 def _unwrap(text: str) -> str:
@@ -67,19 +74,25 @@ def parse_plain(text: str) -> PlainNumber | None:
     match = _NUMBER.fullmatch(body)
     if match is not None:
         sign, whole, decimals = match.groups()
+        whole = whole.replace("{,}", "")
         value = Fraction(int(whole + (decimals or "")), 10 ** len(decimals or ""))
-        return PlainNumber(-value if sign == "-" else value, integer=decimals is None)
+        return PlainNumber(-value if sign == "-" else value, decimal=decimals is not None)
     match = _SLASH.fullmatch(body)
     if match is not None:
         sign, num, den = match.groups()
         value = Fraction(int(num), int(den))
-        return PlainNumber(-value if sign == "-" else value, integer=False)
+        return PlainNumber(-value if sign == "-" else value, decimal=False)
+    match = _FRAC_DIGITS.fullmatch(body)
+    if match is not None:
+        sign, num, den = match.groups()
+        value = Fraction(int(num), int(den))
+        return PlainNumber(-value if sign == "-" else value, decimal=False)
     match = _FRAC.fullmatch(body)
     if match is not None:
         outer, inner, num, den = match.groups()
         value = Fraction(int(num), int(den))
         negative = (outer == "-") != (inner == "-")
-        return PlainNumber(-value if negative else value, integer=False)
+        return PlainNumber(-value if negative else value, decimal=False)
     return None
 
 
@@ -89,17 +102,37 @@ def same_value(answer: str, references: list[str]) -> bool | None:
     if got is None:
         return None
     wanted = [parse_plain(r) for r in references]
-    if any(w is None for w in wanted):
+    if not all(wanted):
         return None
-    if any(w is not None and w.value == got.value for w in wanted):
+    golds = [w for w in wanted if w is not None]
+    if any(w.value == got.value for w in golds):
         return True
-    exact = [got, *wanted]
-    if all(
-        n is not None and n.integer and len(str(abs(n.value.numerator))) <= _MAX_EXACT_DIGITS
-        for n in exact
-    ):
+    return False if all(_surely_different(got, w) for w in golds) else None
+
+
+def _surely_different(got: PlainNumber, gold: PlainNumber) -> bool:
+    """Different values that no rule of the cascade takes for one another.
+
+    Two exact numbers (integers and fractions, no decimal point) with small
+    denominators differ by more than the cascade's numeric rounding. A decimal
+    is compared only with a reference whose value terminates (a decimal that
+    rounds a repeating fraction is the cascade's call), and only when they differ
+    well beyond that rounding, at magnitudes its float comparison reads exactly.
+    """
+    a, b = got.value, gold.value
+    if max(abs(a), abs(b)) > _MAX_MAGNITUDE:
         return False
-    return None
+    if not got.decimal and not gold.decimal:
+        return a.denominator * b.denominator <= _MAX_DENOMINATORS
+    return _terminates(b) and abs(a - b) >= _MIN_GAP
+
+
+def _terminates(value: Fraction) -> bool:
+    den = value.denominator
+    for prime in (2, 5):
+        while den % prime == 0:
+            den //= prime
+    return den == 1
 
 
 def shortcut(extracted: str, reference: Any, params: Any, sep: str) -> Score | None:
@@ -108,12 +141,16 @@ def shortcut(extracted: str, reference: Any, params: Any, sep: str) -> Score | N
     ``extracted`` is the verifier's extraction (source, ``sep``, text); only the
     cascade mode takes the fast path (``math_verify`` mode stays math-verify alone).
     """
-    if getattr(params, "mode", None) != "cascade" or not extracted:
+    if getattr(params, "mode", None) != "cascade":
         return None
-    source, _, text = extracted.partition(sep)
     golds = [reference] if isinstance(reference, str) else reference
     if not isinstance(golds, list) or not golds or not all(isinstance(g, str) for g in golds):
         return None
+    if not extracted:  # nothing to compare; a plain reference is a valid one
+        if all(parse_plain(g) for g in golds):
+            return Score(0.0, Outcome.NO_ANSWER, {"extracted": None})
+        return None
+    source, _, text = extracted.partition(sep)
     verdict = same_value(text, golds)
     if verdict is None:
         return None
