@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # Build the sandbox image without any image registry, into the engine at DOCKER_HOST.
 #
-#   1. referee-sandbox-base:bookworm: `debootstrap --variant=minbase` of Debian with
-#      python3, python3-seccomp, g++ and nodejs from the machine's own apt mirror,
-#      slimmed and `docker import`ed (about a minute; kept between runs).
+#   1. referee-base:bookworm, the base referee:local is built FROM too (debootstrap of
+#      Debian with python3, python3-seccomp, g++, nodejs, ...: ../lib/debootstrap-base.sh;
+#      made once, about a minute, when no build made it yet).
 #   2. referee-sandbox:latest: the Dockerfile beside this script, FROM that base, with
 #      Referee's fork server (sandbox/jail/*.py) baked in and its digest as a label
 #      that the docker backend checks before it starts a container.
 #
-# Nothing is done when the image exists with the current jail digest; a changed fork
-# server rebuilds only step 2 (seconds). --force rebuilds both.
-# Settings (environment): REFEREE_DOCKER_IMAGE, REFEREE_DOCKER_BASE_IMAGE,
-# REFEREE_DEBIAN_MIRROR (default: from /etc/apt sources), REFEREE_SANDBOX_BUILD_LOG.
+# Nothing is done when the image exists with the current jail digest on the current
+# base; a changed fork server rebuilds only step 2 (seconds). --force rebuilds both.
+# Settings (environment): REFEREE_DOCKER_IMAGE, REFEREE_DOCKER_BASE_IMAGE (default
+# REFEREE_BASE_IMAGE, then referee-base:bookworm), REFEREE_DEBIAN_MIRROR,
+# REFEREE_SANDBOX_BUILD_LOG.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 jail=$(cd "$here/../../sandbox/jail" && pwd)
 image=${REFEREE_DOCKER_IMAGE:-referee-sandbox:latest}
-base=${REFEREE_DOCKER_BASE_IMAGE:-referee-sandbox-base:bookworm}
+base=${REFEREE_DOCKER_BASE_IMAGE:-${REFEREE_BASE_IMAGE:-referee-base:bookworm}}
 log=${REFEREE_SANDBOX_BUILD_LOG:-/var/tmp/referee-sandbox-build.log}
 suite=bookworm
-packages=python3,python3-seccomp,g++,nodejs
 label=org.referee.jail-sha256
+base_label_of_sandbox=org.referee.base-id
 # The fork server's scripts: every sandbox/jail/*.py but __init__.py, in byte order.
 scripts=()
 for path in $(cd "$jail" && LC_ALL=C ls -- *.py); do
@@ -35,6 +36,8 @@ case "${1:-}" in
     *) echo "usage: $0 [--force]" >&2; exit 2 ;;
 esac
 
+export DOCKER_BUILDKIT=0  # the classic builder: `Step N/M` lines, a docker-imported base
+
 docker_cli() {  # the docker.io CLI matches its daemon; another one may come first on PATH
     if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else docker "$@"; fi
 }
@@ -45,7 +48,7 @@ fail() {
     exit 1
 }
 
-# debian_mirror, make_base: shared with deploy/build-images.sh.
+# ensure_base, logged: shared with deploy/build-images.sh.
 # shellcheck source=../lib/debootstrap-base.sh
 . "$here/../lib/debootstrap-base.sh"
 
@@ -59,22 +62,25 @@ mkdir -p /run/lock
 exec 9>/run/lock/referee-sandbox-build.lock
 flock 9  # concurrent builds would debootstrap twice and race on the tags
 
-# Name, NUL, content for each: sandbox/docker_backend.py jail_digest() computes the same.
+ensure_base "$base" "$log.base" "$force"
+base_id=$(docker_cli image inspect --format '{{.Id}}' "$base")
+# The jail's digest is the label the backend checks; the base's id is part of the tag's
+# identity too (a rebuilt base rebuilds this image). Name, NUL, content for each
+# script: sandbox/docker_backend.py jail_digest() computes the same.
 digest=$(cd "$jail" && for s in "${scripts[@]}"; do printf '%s\0' "$s"; cat "$s"; done |
     sha256sum | cut -d' ' -f1)
-current=$(docker_cli image inspect --format "{{ index .Config.Labels \"$label\" }}" "$image" \
-    2>/dev/null || true)
-if [ "$force" = 0 ] && [ "$current" = "$digest" ]; then
+current=$(docker_cli image inspect --format \
+    "{{ index .Config.Labels \"$label\" }} {{ index .Config.Labels \"$base_label_of_sandbox\" }}" \
+    "$image" 2>/dev/null || true)
+if [ "$force" = 0 ] && [ "$current" = "$digest $base_id" ]; then
     echo "build.sh: $image is up to date" >&2
     exit 0
 fi
 
 : >"$log"
-# What the tags point at now: removed once the new images hold the tags (no dangling copies).
-previous=$(docker_cli image inspect --format '{{.Id}}' "$image" "$base" 2>/dev/null || true)
-if [ "$force" = 1 ] || ! docker_cli image inspect "$base" >/dev/null 2>&1; then
-    make_base "$base" "$packages" "$log"
-fi
+previous=$(docker_cli image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+# The base of earlier versions of this script: the shared base replaces it.
+docker_cli rmi referee-sandbox-base:bookworm >/dev/null 2>&1 || true
 
 context=$(mktemp -d /var/tmp/referee-image.XXXXXX)
 cleanup+=("$context")
@@ -83,8 +89,10 @@ mkdir -m 0755 "$context/jail"
 for script in "${scripts[@]}"; do
     install -m 0644 "$jail/$script" "$context/jail/$script"
 done
-DOCKER_BUILDKIT=0 docker_cli build --quiet --network none --build-arg "BASE=$base" \
-    --build-arg "JAIL_SHA256=$digest" --tag "$image" "$context" >>"$log" 2>&1 ||
+echo "build.sh: docker build $image FROM $base" >&2
+logged "$log" "$progress_pattern" \
+    docker_cli build --network none --build-arg "BASE=$base" --build-arg "JAIL_SHA256=$digest" \
+    --label "$base_label_of_sandbox=$base_id" --tag "$image" "$context" ||
     fail "docker build failed"
 current=$(docker_cli image inspect --format '{{.Id}}' "$image" "$base")
 for id in $previous; do
