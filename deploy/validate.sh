@@ -51,5 +51,5 @@ done
 echo "== docker-compose config"
 docker-compose -f "$here/docker-compose.yml" config -q
 docker-compose -f "$here/docker-compose.yml" --profile monitoring config -q
-docker-compose -f "$here/docker-compose.yml" -f "$here/docker-compose.sandbox.yml" config -q
+REFEREE_WORKER_SANDBOX=none REFEREE_DOCKER_SOCK=/dev/null docker-compose -f "$here/docker-compose.yml" config -q
 echo "validate.sh: all deploy checks passed"

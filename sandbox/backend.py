@@ -237,7 +237,9 @@ def open_sandbox(backend: str, *, uid: int) -> Sandbox:
     if backend == "none":
         raise SandboxUnavailable(
             "code execution is disabled on this server (sandbox backend 'none'); its operator "
-            "can choose an isolating backend"
+            "turns it on with REFEREE_SANDBOX=bwrap (bubblewrap installed) or docker (a "
+            "Docker engine with the sandbox image; in the compose cluster, "
+            "REFEREE_WORKER_SANDBOX=docker)"
         )
     if backend == "docker":
         from referee.sandbox.docker_backend import docker_client
