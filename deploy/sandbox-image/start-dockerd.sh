@@ -8,6 +8,7 @@
 #
 #     export DOCKER_HOST="$(deploy/sandbox-image/start-dockerd.sh)"
 #
+# Stop it with stop-dockerd.sh (same settings; --purge also deletes its data root and log).
 # Storage driver: overlay2, or vfs when overlay2 cannot start here (said on stderr).
 # Settings (environment): REFEREE_DOCKER_SOCK, REFEREE_DOCKER_DATA_ROOT,
 # REFEREE_DOCKER_EXEC_ROOT, REFEREE_DOCKERD_LOG, REFEREE_DOCKERD_WAIT_S.
