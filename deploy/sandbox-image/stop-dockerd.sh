@@ -29,14 +29,21 @@ mkdir -p /run/lock
 exec 9>/run/lock/referee-dockerd.lock
 flock -w "$wait_s" 9 || { echo "stop-dockerd: start-dockerd.sh holds the lock" >&2; exit 1; }
 
+# Running, and not a zombie waiting for a parent that does not reap it.
+running() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 pid=$(cat "$pidfile" 2>/dev/null || true)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+if [ -n "$pid" ] && running "$pid" && grep -q dockerd "/proc/$pid/comm" 2>/dev/null; then
     kill -TERM "$pid"
     for ((i = 0; i < wait_s * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        running "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
         echo "stop-dockerd: dockerd ($pid) did not stop within ${wait_s}s" >&2
         exit 1
     fi
