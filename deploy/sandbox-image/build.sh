@@ -62,7 +62,9 @@ mkdir -p /run/lock
 exec 9>/run/lock/referee-sandbox-build.lock
 flock 9  # concurrent builds would debootstrap twice and race on the tags
 
-ensure_base "$base" "$log.base" "$force"
+mkdir -p "$(dirname "$log")"
+: >"$log"
+ensure_base "$base" "$log" "$force"
 base_id=$(docker_cli image inspect --format '{{.Id}}' "$base")
 # The jail's digest is the label the backend checks; the base's id is part of the tag's
 # identity too (a rebuilt base rebuilds this image). Name, NUL, content for each
@@ -77,7 +79,6 @@ if [ "$force" = 0 ] && [ "$current" = "$digest $base_id" ]; then
     exit 0
 fi
 
-: >"$log"
 previous=$(docker_cli image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 # The base of earlier versions of this script: the shared base replaces it.
 docker_cli rmi referee-sandbox-base:bookworm >/dev/null 2>&1 || true
