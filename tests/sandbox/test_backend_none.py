@@ -35,4 +35,7 @@ def test_code_items_are_refused_not_zero(code_disabled: None, tmp_path: Path) ->
         grade(program, reference, CodeParams(), Context())
     assert caught.value.kind == "sandbox_unavailable"
     assert "disabled" in str(caught.value)
+    # The refusal an item carries names the settings that turn code on.
+    assert "REFEREE_SANDBOX=bwrap" in str(caught.value)
+    assert "REFEREE_WORKER_SANDBOX=docker" in str(caught.value)
     assert not marker.exists()

@@ -8,13 +8,14 @@ the ones a compose cluster meets: the engine's socket mounted from a wrong host 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 from cluster import Redis, start_worker, stop_process
 
-from referee.sandbox import SandboxUnavailable, open_sandbox
 from referee.service.worker_cli import SANDBOX_UNUSABLE
 
 
@@ -53,15 +54,15 @@ def test_worker_with_unusable_docker_sandbox_exits_before_serving(
         pass
 
 
-def test_worker_with_sandbox_none_serves_and_refusal_names_the_fix(
-    redis_server: Redis, tmp_path: Path
+@pytest.mark.parametrize("backend", ["none", "bwrap"])
+def test_worker_with_a_backend_that_runs_serves(
+    redis_server: Redis, tmp_path: Path, backend: str
 ) -> None:
-    """``none`` is a choice, not a fault: the worker serves (and refuses code items)."""
-    worker = start_worker(tmp_path, redis_server.url, {"REFEREE_SANDBOX": "none"})
+    """``none`` is a choice, not a fault; a backend that runs passes the start-up check."""
+    if backend == "bwrap" and (shutil.which("bwrap") is None or os.geteuid() != 0):
+        pytest.skip("the bwrap backend needs bubblewrap and root")
+    worker = start_worker(tmp_path, redis_server.url, {"REFEREE_SANDBOX": backend})
     try:
         assert worker.process.poll() is None
     finally:
         stop_process(worker.process)
-    with pytest.raises(SandboxUnavailable, match="REFEREE_SANDBOX=bwrap") as refused:
-        open_sandbox("none", uid=65534)
-    assert "REFEREE_WORKER_SANDBOX=docker" in str(refused.value)
