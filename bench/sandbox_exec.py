@@ -35,6 +35,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -340,19 +341,111 @@ def bench_baseline(workers: int, problems: list[Problem]) -> dict[str, Any]:
 # -- main -----------------------------------------------------------------------------------
 
 
+# (c) per language: an a+b program compiled and run in the sandbox, against the same
+# toolchain run bare in a temporary directory (same argv, no jail, no limits).
+A_PLUS_B = {
+    "python": "a, b = map(int, input().split())\nprint(a + b)\n",
+    "cpp": '#include <cstdio>\nint main() { long a, b; scanf("%ld %ld", &a, &b); '
+    'printf("%ld\\n", a + b); }\n',
+    "javascript": "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/)"
+    ".map(Number);\nconsole.log(a + b);\n",
+    "c": '#include <stdio.h>\nint main() { long a, b; scanf("%ld %ld", &a, &b); '
+    'printf("%ld\\n", a + b); return 0; }\n',
+    "java": "import java.util.*;\npublic class Main { public static void main(String[] x) { "
+    "Scanner s = new Scanner(System.in); System.out.println(s.nextLong() + s.nextLong()); } }\n",
+    "go": 'package main\nimport "fmt"\nfunc main() { var a, b int64\nfmt.Scan(&a, &b)\n'
+    "fmt.Println(a + b) }\n",
+    "rust": "use std::io::*;\nfn main() { let mut s = String::new(); "
+    "stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = "
+    "s.split_whitespace().map(|x| x.parse().unwrap()).collect(); "
+    'println!("{}", v[0] + v[1]); }\n',
+}
+
+
+def _bare_language(lang: Any, source: str, runs: int) -> tuple[float, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, lang.source_file).write_text(source)
+        compile_s = 0.0
+        if lang.compile is not None:
+            start = time.perf_counter()
+            subprocess.run(list(lang.compile), cwd=tmp, check=True, capture_output=True)
+            compile_s = time.perf_counter() - start
+        argv = lang.run_argv(256)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=tmp, input=b"2 40\n", capture_output=True)
+            times.append(time.perf_counter() - start)
+            assert done.stdout.strip() == b"42", done
+        return compile_s, times
+
+
+def bench_languages(runs: int, compiles: int) -> dict[str, Any]:
+    box = open_sandbox("bwrap", uid=BENCH_UID)
+    out: dict[str, Any] = {}
+    try:
+        for name, source in A_PLUS_B.items():
+            lang = get_language(name)
+            assert lang is not None
+            if any(not os.path.exists(tool) for tool in lang.toolchain):
+                out[name] = {"skipped": f"{lang.toolchain} not installed"}
+                continue
+            compile_s: list[float] = []
+            bare_compile_s: list[float] = []
+            run_s: list[float] = []
+            bare_run_s: list[float] = []
+            for i in range(compiles):  # a fresh source each time: nothing is reused
+                salted = source + ("#" if name == "python" else "//") + f" {i}\n"
+                workdir = box.client.next_workdir()
+                try:
+                    inline = salted if lang.inline_python else None
+                    if not lang.inline_python:
+                        start = time.perf_counter()
+                        compiled = box.compile(workdir, lang, salted, Limits(time_s=120))
+                        if lang.compile is not None:  # else it only wrote the source
+                            compile_s.append(time.perf_counter() - start)
+                        assert compiled.status == RunStatus.OK, compiled
+                    for _ in range(runs // compiles):
+                        start = time.perf_counter()
+                        ran = box.run(workdir, lang, Limits(), stdin="2 40\n", source=inline)
+                        run_s.append(time.perf_counter() - start)
+                        assert ran.stdout.strip() == "42", ran
+                finally:
+                    box.cleanup(workdir)
+                bare_compile, bare_runs = _bare_language(lang, salted, runs // compiles)
+                bare_compile_s.append(bare_compile)
+                bare_run_s.extend(bare_runs)
+            fig: dict[str, Any] = {
+                "run": percentiles(run_s),
+                "bare_run": percentiles(bare_run_s),
+                "run_ratio": round(statistics.median(run_s) / statistics.median(bare_run_s), 3),
+            }
+            if compile_s:
+                fig["compile_p50_ms"] = round(statistics.median(compile_s) * 1000, 1)
+                fig["bare_compile_p50_ms"] = round(statistics.median(bare_compile_s) * 1000, 1)
+                fig["compile_ratio"] = round(
+                    statistics.median(compile_s) / statistics.median(bare_compile_s), 3
+                )
+            out[name] = fig
+    finally:
+        box.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=400, help="timed runs per method in (a)")
     parser.add_argument("--items", type=int, default=200, help="HumanEval-style items in (b)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compiles", type=int, default=5, help="fresh programs per language (c)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 runs, 40 items")
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "sandbox_exec.json"
     )
     args = parser.parse_args()
     if args.quick:
-        args.runs, args.items = 60, 40
+        args.runs, args.items, args.compiles = 60, 40, 2
 
     print(f"(a) latency of one trivial Python run, {args.runs} runs each, interleaved")
     latency = bench_latency(args.runs)
@@ -391,6 +484,23 @@ def main() -> None:
     else:
         scaling = None
 
+    print("\n(c) per language: a+b compiled and run in the sandbox vs the same toolchain bare")
+    languages = bench_languages(max(args.compiles, args.runs // 10), args.compiles)
+    for name, fig in languages.items():
+        if "skipped" in fig:
+            print(f"    {name:11s} skipped: {fig['skipped']}")
+            continue
+        compiled = (
+            f"compile p50 {fig['compile_p50_ms']:8.1f} ms (bare {fig['bare_compile_p50_ms']:8.1f},"
+            f" x{fig['compile_ratio']:.2f})"
+            if "compile_p50_ms" in fig
+            else f"{'(no compile step)':44s}"
+        )
+        print(
+            f"    {name:11s} {compiled} | run p50 {fig['run']['p50_ms']:7.2f} ms "
+            f"(bare {fig['bare_run']['p50_ms']:7.2f}, x{fig['run_ratio']:.2f})"
+        )
+
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "sandbox_exec",
@@ -403,6 +513,7 @@ def main() -> None:
         "latency": latency,
         "throughput": throughput,
         "referee_scaling": scaling,
+        "languages": languages,
     }
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.output}")

@@ -53,6 +53,8 @@ def bwrap_argv(uid: int) -> list[str]:
         ("--symlink", "usr/sbin", "/sbin"),
         ("--ro-bind-try", "/etc/alternatives", "/etc/alternatives"),
         ("--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"),
+        # Debian's JDK keeps its configuration (java.security) under /etc.
+        ("--ro-bind-try", "/etc/java-17-openjdk", "/etc/java-17-openjdk"),
         ("--ro-bind", str(jail_files()), _JAIL_DIR),
         ("--proc", "/proc"),
         ("--dev", "/dev"),
@@ -104,6 +106,8 @@ class Sandbox:
 
     def _request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         reply = self.client.request(message, timeout_s=timeout_s + _REPLY_MARGIN_S)
+        if reply.get("status") == "unavailable":  # e.g. a toolchain the sandbox lacks
+            raise SandboxUnavailable(str(reply.get("message", "unavailable in this sandbox")))
         if reply.get("status") == "sandbox_error":
             # The fork server failed on its own side (a broken jail): start afresh.
             self.client.close()
@@ -171,6 +175,7 @@ class Sandbox:
             "files": files,
             "argv": argv,
             "policy": None,
+            "require": list(language.toolchain),
         }
         result = RunResult.from_wire(self._request(message, limits.time_s))
         if result.status != RunStatus.OK and result.status != RunStatus.SANDBOX_ERROR:

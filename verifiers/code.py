@@ -373,6 +373,8 @@ def grade(extracted: str, reference: Any, params: CodeParams, context: Context) 
         if spec.tests:
             return _run_io_tests(box, workdir, extracted, spec, params)
         return _run_call_tests(box, workdir, extracted, spec)
+    except SandboxUnavailable as exc:  # this server cannot run the language: say so
+        raise CannotJudge("sandbox_unavailable", f"{spec.language}: {exc}") from None
     except SandboxError as exc:
         raise CannotJudge("sandbox_error", str(exc), retryable=True) from None
     finally:
@@ -382,7 +384,8 @@ def grade(extracted: str, reference: Any, params: CodeParams, context: Context) 
 def time_budget(reference: Any, params: CodeParams) -> float:
     """Seconds the tests may take at most: the item's deadline in the engine."""
     spec = parse_reference(reference)
-    compile_s = 30.0 if spec.language == "cpp" else 0.0
+    lang = sandbox.get_language(spec.language)
+    compile_s = lang.compile_time_s if lang is not None and lang.compile is not None else 0.0
     return compile_s + spec.test_count * (spec.time_limit_s + 0.5) + 5.0
 
 

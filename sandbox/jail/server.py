@@ -48,6 +48,9 @@ _MEMORY_MARKERS = (
     "JavaScript heap out of memory",
     "Cannot allocate memory",
     "out of memory",
+    "OutOfMemoryError",
+    "cannot allocate memory",
+    "memory allocation of",
 )
 SERVER_PID = os.getpid()
 JAIL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -358,7 +361,8 @@ def _classify(
         out["status"] = "memory_limit"
     elif out["exit_code"] == 0:
         out["status"] = "ok"
-    elif any(marker in stderr[-4000:] for marker in _MEMORY_MARKERS):
+    elif any(marker in stderr[:4000] or marker in stderr[-4000:] for marker in _MEMORY_MARKERS):
+        # Head and tail: Go prints its "out of memory" before every goroutine's stack.
         out["status"] = "memory_limit"
     else:
         out["status"] = "runtime_error"
@@ -561,6 +565,9 @@ def _compile_error(source: str, filename: str) -> dict[str, Any] | None:
 
 def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     """One process: ``inline`` Python source, or ``argv`` exec'd, with ``stdin``."""
+    missing = [str(p) for p in msg.get("require", ()) if not os.path.exists(str(p))]
+    if missing:  # a toolchain this sandbox lacks: no verdict can be given here
+        return {"status": "unavailable", "message": f"not installed in the sandbox: {missing[0]}"}
     workdir = _workdir(msg["workdir"])
     _write_files(workdir, msg.get("files", {}))
     limits = msg["limits"]
