@@ -33,6 +33,8 @@ class Language:
     memory_rlimit: str = "as"  # "as" (RLIMIT_AS), "data" (RLIMIT_DATA) or "none"
     memory_extra_mb: int = 0  # runtime overhead allowed above the limit by the rlimit
     compile_time_s: float = 30.0
+    # The compile command contests use (``compile_flags: "contest"``, checkers, interactors).
+    contest_compile: tuple[str, ...] | None = None
 
     def run_argv(self, memory_mb: int) -> list[str]:
         """The run command for a run limited to ``memory_mb``."""
@@ -56,6 +58,16 @@ LANGUAGES: dict[str, Language] = {
             source_file="main.cpp",
             compile=("/usr/bin/g++", "-O2", "-std=gnu++17", "-pipe", "-o", "main", "main.cpp"),
             run=("./main",),
+            contest_compile=(
+                "/usr/bin/g++",
+                "-O2",
+                "-std=c++17",
+                "-DONLINE_JUDGE",
+                "-pipe",
+                "-o",
+                "main",
+                "main.cpp",
+            ),
         ),
         Language(
             name="javascript",

@@ -370,6 +370,12 @@ def over_memory(peak_kb: int, inherited_kb: int, limits: dict[str, Any]) -> bool
     return peak_kb > int(limits["memory_mb"]) * 1024 and peak_kb > inherited_kb
 
 
+def over_cpu(cpu_s: float, limits: dict[str, Any]) -> bool:
+    """It used more CPU time than its ``cpu_s`` limit (RLIMIT_CPU counts whole seconds)."""
+    limit = limits.get("cpu_s")
+    return limit is not None and cpu_s > float(limit)
+
+
 def spawn_and_watch(
     start: Callable[[tuple[int, int, int]], None],
     stdin: bytes,
@@ -471,6 +477,7 @@ def _watch(
     text = {fd: bytes(buf[:cap]).decode("utf-8", "replace") for fd, buf in buffers.items()}
     status, cpu, peak = child.ended or (None, 0.0, 0)
     over = over_memory(peak, child.inherited_kb, limits)
+    timed_out = timed_out or over_cpu(cpu, limits)
     result = _classify(status, text[err_r], timed_out, over_output, over)
     result.update(
         stdout=text[out_r],
@@ -528,6 +535,8 @@ def _write_files(workdir: str, files: dict[str, Any]) -> None:
         )
         with open(path, "wb") as f:
             f.write(data)
+        if isinstance(content, dict) and content.get("mode") is not None:
+            os.chmod(path, int(content["mode"]) & 0o700)  # an executable written by the host
 
 
 def _fetch_files(workdir: str, paths: list[str], cap: int) -> dict[str, str]:
@@ -596,7 +605,8 @@ def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     _check_zygote(result)
     result.pop("side", None)
     if msg.get("fetch"):
-        result["files"] = _fetch_files(workdir, list(msg["fetch"]), int(limits["output_bytes"]))
+        cap = int(msg.get("fetch_bytes") or limits["output_bytes"])
+        result["files"] = _fetch_files(workdir, list(msg["fetch"]), cap)
     return result
 
 
@@ -672,11 +682,12 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
 def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
     """Remove a working directory; in a jail, everything a run left in /tmp and in IPC.
 
+    With ``only``, just the named directory goes (a checker's, mid-item).
     When something could not be removed, the reply says ``restart``: the jail is
     then replaced (a fresh /tmp and IPC namespace) before the next item.
     """
     problems: list[str] = []
-    if JAILED:  # one item at a time per jail: nothing a run made outlives the item
+    if JAILED and not msg.get("only"):  # one item at a time: nothing a run made outlives it
         roots = [("/tmp", _TMP_MODE[0] if _TMP_MODE else 0o1777)]
         # /dev/shm is read-only under bwrap, a writable tmpfs in a Docker container.
         if os.access("/dev/shm", os.W_OK):

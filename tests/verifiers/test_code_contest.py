@@ -1,0 +1,168 @@
+"""Contest judging through ``POST /score``: checker programs, interactors, contest limits.
+
+The server is the session's real ``referee serve`` (conftest.py) with the bwrap
+sandbox; checkers and interactors run in the same jail as the candidate.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import httpx
+import pytest
+from support import Server
+
+# Any two integers whose sum is n: many correct outputs.
+TWO_SUM_CHECKER_CPP = r"""
+#include "testlib.h"
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    long long n = inf.readLong();
+    long long a = ouf.readLong(), b = ouf.readLong();
+    if (a == b) quitf(_wa, "the two numbers must differ, both are %lld", a);
+    if (a + b != n) quitf(_wa, "%lld + %lld != %lld", a, b, n);
+    quitf(_ok, "%lld + %lld = %lld", a, b, n);
+}
+"""
+TWO_SUM_CHECKER_PY = """
+import sys
+n = int(open(sys.argv[1]).read())
+try:
+    a, b = map(int, open(sys.argv[2]).read().split())
+except ValueError:
+    print("wrong answer: two integers expected", file=sys.stderr)
+    sys.exit(2)
+if a == b or a + b != n:
+    print(f"wrong answer: {a} {b}", file=sys.stderr)
+    sys.exit(1)
+print("ok", file=sys.stderr)
+"""
+
+
+def program(source: str, lang: str = "python") -> str:
+    return f"My solution:\n\n```{lang}\n{textwrap.dedent(source).strip()}\n```\n"
+
+
+def two_sum_reference(checker: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "language": "python",
+        "tests": [{"stdin": "3\n", "stdout": "1 2\n"}, {"stdin": "10\n", "stdout": "4 6\n"}],
+        "checker": checker,
+        **extra,
+    }
+
+
+def score(client: httpx.Client, *items: dict[str, Any]) -> list[dict[str, Any]]:
+    r = client.post("/score", json={"verifier": "code", "items": list(items)}, timeout=120)
+    assert r.status_code == 200, r.text
+    results: list[dict[str, Any]] = r.json()["results"]
+    return results
+
+
+CPP_CHECKER = {"language": "cpp", "source": TWO_SUM_CHECKER_CPP}
+PY_CHECKER = {"language": "python", "source": TWO_SUM_CHECKER_PY}
+
+
+@pytest.mark.parametrize("checker", [CPP_CHECKER, PY_CHECKER], ids=["testlib-cpp", "python"])
+def test_checker_accepts_two_different_correct_outputs_and_rejects_a_wrong_one(
+    server: Server, client: httpx.Client, checker: dict[str, Any]
+) -> None:
+    reference = two_sum_reference(checker)
+    low = "n = int(input())\nprint(0, n)\n"  # not the reference's answer, still correct
+    high = "n = int(input())\nprint(n + 5, -5)\n"
+    wrong = "n = int(input())\nprint(n // 2, n - n // 2) if n % 2 else print(n // 2, n // 2)\n"
+    results = score(
+        client,
+        *({"response": program(src), "reference": reference} for src in (low, high, wrong)),
+    )
+    assert [(r["status"], r.get("outcome"), r.get("reward")) for r in results] == [
+        ("ok", "correct", 1.0),
+        ("ok", "correct", 1.0),
+        ("ok", "incorrect", 0.0),
+    ], results
+    failure = results[2]["details"]["first_failure"]
+    assert failure["index"] == 1  # n = 3 passes with 1 2; n = 10 gives 5 5
+    assert failure["checker"]["verdict"] == "wrong_answer"
+    assert "must differ" in failure["checker"]["message"] or "5 5" in failure["checker"]["message"]
+
+
+def test_tokens_comparison_would_have_rejected_the_other_correct_output(
+    client: httpx.Client,
+) -> None:
+    reference = two_sum_reference(CPP_CHECKER)
+    del reference["checker"]
+    (result,) = score(
+        client, {"response": program("print(0, int(input()))"), "reference": reference}
+    )
+    assert (result["outcome"], result["reward"]) == ("incorrect", 0.0)
+
+
+CRASHING = [
+    pytest.param(
+        {"language": "python", "source": "raise RuntimeError('checker bug')"}, id="py-raises"
+    ),
+    pytest.param(
+        {"language": "cpp", "source": "int main() { int* p = nullptr; return *p; }"},
+        id="cpp-segfault",
+    ),
+    pytest.param(
+        {
+            "language": "cpp",
+            "source": '#include "testlib.h"\nint main(int c, char* v[]) '
+            '{ registerTestlibCmd(c, v); quitf(_fail, "answer file is broken"); }',
+        },
+        id="testlib-fail",
+    ),
+    pytest.param(
+        {"language": "python", "source": "import sys\nsys.exit(42)"}, id="unknown-exit-code"
+    ),
+    pytest.param(
+        {"language": "python", "source": "while True: pass", "time_limit_s": 1},
+        id="checker-timeout",
+    ),
+    pytest.param({"language": "cpp", "source": "int main( {"}, id="does-not-compile"),
+    pytest.param(
+        {"language": "python", "source": "import sys\nsys.exit(7)"}, id="points-without-value"
+    ),
+]
+
+
+@pytest.mark.parametrize("checker", CRASHING)
+def test_a_failing_checker_is_an_error_never_a_reward(
+    client: httpx.Client, checker: dict[str, Any]
+) -> None:
+    reference = two_sum_reference(checker, scoring="fraction")
+    (result,) = score(
+        client, {"response": program("print(0, int(input()))"), "reference": reference}
+    )
+    assert result["status"] == "error", result
+    assert result["error"]["kind"] == "checker_error", result
+    assert "reward" not in result or result["reward"] is None
+
+
+POINTS_CHECKER = r"""
+#include "testlib.h"
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    int got = ouf.readInt(), best = ans.readInt();
+    if (got > best) quitf(_wa, "impossible");
+    if (got == best) quitf(_ok, "optimal");
+    quitp(10.0 * got / best, "%d of %d", got, best);
+}
+"""
+
+
+def test_points_and_fraction_scoring(client: httpx.Client) -> None:
+    reference = {
+        "language": "python",
+        "tests": [{"stdin": "", "stdout": "4"}, {"stdin": "", "stdout": "8"}],
+        "checker": {"language": "cpp", "source": POINTS_CHECKER, "max_points": 10},
+        "scoring": "fraction",
+    }
+    (result,) = score(client, {"response": program("print(2)"), "reference": reference})
+    # 2 of 4 on the first test (5 of 10 points), 2 of 8 on the second (2.5 of 10).
+    assert result["status"] == "ok", result
+    assert result["outcome"] == "partial"
+    assert result["reward"] == pytest.approx((0.5 + 0.25) / 2)
+    assert result["details"]["first_failure"]["checker"]["verdict"] == "points"
