@@ -166,3 +166,149 @@ def test_points_and_fraction_scoring(client: httpx.Client) -> None:
     assert result["outcome"] == "partial"
     assert result["reward"] == pytest.approx((0.5 + 0.25) / 2)
     assert result["details"]["first_failure"]["checker"]["verdict"] == "points"
+
+
+# -- interactive problems ---------------------------------------------------------------------
+
+GUESS_INTERACTOR = r"""
+#include "testlib.h"
+#include <iostream>
+int main(int argc, char* argv[]) {
+    registerInteraction(argc, argv);
+    int secret = inf.readInt();
+    int queries = 0;
+    while (true) {
+        std::string op = ouf.readToken("[?!]");
+        int x = ouf.readInt(1, 100);
+        if (op == "!") {
+            tout << queries << std::endl;
+            if (x == secret) quitf(_ok, "guessed in %d queries", queries);
+            quitf(_wa, "guessed %d, the number was %d", x, secret);
+        }
+        if (++queries > 10) quitf(_wa, "more than 10 queries");
+        std::cout << (x < secret ? "<" : x > secret ? ">" : "=") << std::endl;
+    }
+}
+"""
+BINARY_SEARCH = """
+lo, hi = 1, 100
+while lo < hi:
+    mid = (lo + hi) // 2
+    print("?", mid, flush=True)
+    reply = input()
+    if reply == "=":
+        lo = hi = mid
+    elif reply == "<":
+        lo = mid + 1
+    else:
+        hi = mid - 1
+print("!", lo, flush=True)
+"""
+BINARY_SEARCH_CPP = r"""
+#include <iostream>
+#include <string>
+int main() {
+    int lo = 1, hi = 100;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        std::cout << "? " << mid << std::endl;
+        std::string r; std::cin >> r;
+        if (r == "=") lo = hi = mid; else if (r == "<") lo = mid + 1; else hi = mid - 1;
+    }
+    std::cout << "! " << lo << std::endl;
+}
+"""
+
+
+def guess_reference(**extra: Any) -> dict[str, Any]:
+    return {
+        "language": "python",
+        "tests": [{"stdin": "37\n"}, {"stdin": "1\n"}, {"stdin": "100\n"}],
+        "interactor": {"language": "cpp", "source": GUESS_INTERACTOR},
+        "time_limit_s": 2,
+        **extra,
+    }
+
+
+INTERACTIVE = [
+    pytest.param(BINARY_SEARCH, "python", "ok", "correct", None, id="solved"),
+    pytest.param(BINARY_SEARCH_CPP, "cpp", "ok", "correct", None, id="solved-cpp"),
+    pytest.param(
+        'print("! 50", flush=True)', "python", "ok", "incorrect", "wrong_answer", id="wrong-guess"
+    ),
+    # Waits for the interactor to speak first; the interactor waits for a query.
+    pytest.param("print(input())", "python", "ok", "timeout", "idleness", id="deadlock"),
+    pytest.param(
+        "pass", "python", "ok", "incorrect", "presentation_error", id="program-exits-at-once"
+    ),
+    pytest.param(
+        "while True:\n    print('? 50', flush=True)\n    input()",
+        "python",
+        "ok",
+        "incorrect",
+        "wrong_answer",
+        id="too-many-queries-interactor-quits-first",
+    ),
+    pytest.param(
+        "print('? 50', flush=True)\nwhile True: pass",
+        "python",
+        "ok",
+        "timeout",
+        None,
+        id="program-spins",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "lang", "status", "outcome", "verdict"), INTERACTIVE)
+def test_interactive_problem(
+    client: httpx.Client, source: str, lang: str, status: str, outcome: str, verdict: str | None
+) -> None:
+    reference = {**guess_reference(), "language": lang}
+    (result,) = score(client, {"response": program(source, lang), "reference": reference})
+    assert (result["status"], result.get("outcome")) == (status, outcome), result
+    if outcome == "correct":
+        assert result["reward"] == 1.0
+        return
+    assert result["reward"] == 0.0
+    failure = result["details"]["first_failure"]
+    if verdict is not None:
+        assert failure["interactor"]["verdict"] == verdict, failure
+
+
+def test_interactor_failure_is_an_error(client: httpx.Client) -> None:
+    broken = {"language": "python", "source": "import sys\nprint(1/0)"}
+    reference = {**guess_reference(), "interactor": broken}
+    (result,) = score(client, {"response": program(BINARY_SEARCH), "reference": reference})
+    assert result["status"] == "error", result
+    assert result["error"]["kind"] == "checker_error"
+
+
+PY_INTERACTOR = """
+import sys
+secret = int(open(sys.argv[1]).read())
+for queries in range(1, 12):
+    line = sys.stdin.readline().split()
+    if len(line) != 2:
+        print("wrong answer: unexpected end of the dialogue", file=sys.stderr)
+        sys.exit(1)
+    op, x = line[0], int(line[1])
+    if op == "!":
+        sys.exit(0 if x == secret else 1)
+    print("<" if x < secret else ">" if x > secret else "=", flush=True)
+sys.exit(1)
+"""
+
+
+def test_python_interactor_and_fraction(client: httpx.Client) -> None:
+    reference = guess_reference(
+        interactor={"language": "python", "source": PY_INTERACTOR}, scoring="fraction"
+    )
+    # Right only when the number is 1: one test of three.
+    (result,) = score(
+        client, {"response": program('print("! 1", flush=True)'), "reference": reference}
+    )
+    assert (result["status"], result["outcome"]) == ("ok", "partial"), result
+    assert result["reward"] == pytest.approx(1 / 3)
+    (solved,) = score(client, {"response": program(BINARY_SEARCH), "reference": reference})
+    assert (solved["outcome"], solved["reward"]) == ("correct", 1.0), solved
