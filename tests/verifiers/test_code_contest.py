@@ -312,3 +312,98 @@ def test_python_interactor_and_fraction(client: httpx.Client) -> None:
     assert result["reward"] == pytest.approx(1 / 3)
     (solved,) = score(client, {"response": program(BINARY_SEARCH), "reference": reference})
     assert (solved["outcome"], solved["reward"]) == ("correct", 1.0), solved
+
+
+# -- limits and contest settings ---------------------------------------------------------------
+
+
+def sum_reference(**extra: Any) -> dict[str, Any]:
+    return {"language": "python", "tests": [{"stdin": "1 2\n", "stdout": "3\n"}], **extra}
+
+
+SLEEPS = "import time\ntime.sleep(1.5)\nprint(3)"
+SPINS = "import time\nwhile time.process_time() < 1.3:\n    pass\nprint(3)"
+
+
+@pytest.mark.parametrize(
+    ("source", "mode", "outcome"),
+    [
+        pytest.param(SPINS, "cpu", "timeout", id="cpu-time-over-the-limit"),
+        pytest.param(SLEEPS, "cpu", "correct", id="sleeping-uses-no-cpu-time"),
+        pytest.param(SLEEPS, "wall", "timeout", id="wall-clock-mode-counts-sleep"),
+    ],
+)
+def test_time_limit_in_cpu_time(client: httpx.Client, source: str, mode: str, outcome: str) -> None:
+    reference = sum_reference(time_limit_s=1, time_limit_mode=mode)
+    (result,) = score(client, {"response": program(source), "reference": reference})
+    assert (result["status"], result["outcome"]) == ("ok", outcome), result
+
+
+def test_per_test_limits(client: httpx.Client) -> None:
+    reference = {
+        "language": "python",
+        "time_limit_s": 5,
+        "tests": [
+            {"stdin": "1 2\n", "stdout": "3\n"},
+            {"stdin": "2 2\n", "stdout": "4\n", "time_limit_s": 0.5},
+        ],
+        "scoring": "fraction",
+    }
+    slow_on_second = "import time\na, b = map(int, input().split())\n"
+    slow_on_second += "time.sleep(1 if a == 2 else 0)\nprint(a + b)"
+    (result,) = score(client, {"response": program(slow_on_second), "reference": reference})
+    assert (result["outcome"], result["reward"]) == ("partial", 0.5), result
+    assert result["details"]["first_failure"]["status"] == "timeout"
+
+
+ONLINE_JUDGE_CPP = r"""
+#include <iostream>
+int main() {
+#ifdef ONLINE_JUDGE
+    std::cout << 3 << std::endl;
+#else
+    std::cout << "local" << std::endl;
+#endif
+}
+"""
+
+
+@pytest.mark.parametrize(("flags", "outcome"), [("contest", "correct"), ("default", "incorrect")])
+def test_contest_compile_flags(client: httpx.Client, flags: str, outcome: str) -> None:
+    reference = {**sum_reference(compile_flags=flags), "language": "cpp"}
+    (result,) = score(
+        client, {"response": program(ONLINE_JUDGE_CPP, "cpp"), "reference": reference}
+    )
+    assert result["outcome"] == outcome, result
+
+
+def test_stop_early_ends_at_the_first_failing_test(client: httpx.Client) -> None:
+    tests = [{"stdin": f"{i} 1\n", "stdout": f"{i + 1}\n"} for i in range(5)]
+    wrong_on_first = "a, b = map(int, input().split())\nprint(a + b if a else 0)"
+    full = {"language": "python", "tests": tests, "scoring": "fraction"}
+    (slow,) = score(client, {"response": program(wrong_on_first), "reference": full})
+    (fast,) = score(
+        client, {"response": program(wrong_on_first), "reference": {**full, "stop_early": True}}
+    )
+    assert (slow["reward"], slow["details"]["passed"]) == (0.8, 4)
+    assert (fast["reward"], fast["details"]["passed"]) == (0.0, 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("checker", {"language": "cobol", "source": "x"}),
+        ("checker", {"language": "python", "source": "def ("}),
+        ("interactor", "int main() {}"),
+        ("time_limit_mode", "cpu-ish"),
+        ("compile_flags", "fast"),
+        ("stop_early", "yes"),
+    ],
+)
+def test_bad_contest_fields_name_the_field(client: httpx.Client, field: str, value: Any) -> None:
+    reference = {**sum_reference(), field: value}
+    r = client.post(
+        "/score", json={"verifier": "code", "items": [{"response": "x", "reference": reference}]}
+    )
+    assert r.status_code == 422, r.text
+    assert f"reference.{field}" in r.text
