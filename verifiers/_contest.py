@@ -13,8 +13,9 @@ C++ sources compile against the vendored ``testlib.h`` (``sandbox/testlib``,
 MIT, from github.com/MikeMirzayanov/testlib) with the language's contest flags;
 the binary is kept in this worker by the hash of what built it, and written
 afresh into a fresh directory before each run, so that no candidate run can
-alter the checker the next check executes. Python checkers run under a small
-runner that turns an uncaught exception into exit code 3.
+alter the checker the next check executes. Python checkers are forked by the
+jail's zygote (no exec) under a small runner that gives them testlib's argv and
+turns an uncaught exception into exit code 3.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ _POINTS = re.compile(r"^\s*points\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 _WRONG = {1: "wrong_answer", 2: "presentation_error", 4: "presentation_error", 8: "wrong_answer"}
 _RUNNER = """\
 import os, runpy, sys, traceback
-sys.argv = ["checker.py", *sys.argv[1:]]
+sys.argv = ["checker.py", *ARGS]
 try:
     runpy.run_path("checker.py", run_name="__main__")
 except SystemExit:
@@ -100,6 +101,7 @@ class Prepared:
     argv: tuple[str, ...]
     limits: Limits
     max_points: float
+    inline: str | None = None  # Python: the runner, forked by the zygote (no exec)
 
 
 def _number(value: Any, where: str, low: float, high: float) -> float:
@@ -200,8 +202,9 @@ def prepare(box: sandbox.Sandbox, program: Program, name: str, args: tuple[str, 
     if program.language == "python":
         lang = sandbox.get_language("python")
         assert lang is not None
-        files: dict[str, Any] = {"checker.py": program.source, "run_checker.py": _RUNNER}
-        argv = ("/usr/bin/python3", "-I", "run_checker.py", *args)
+        runner = _RUNNER.replace("ARGS", repr(list(args)))
+        files: dict[str, Any] = {"checker.py": program.source}
+        return Prepared(lang, files, (), limits, program.max_points, inline=runner)
     else:
         lang = sandbox.get_language("cpp")
         assert lang is not None
@@ -255,7 +258,12 @@ def run_check(
     }
     try:
         run = box.run(
-            workdir, prepared.language, prepared.limits, files=files, argv=list(prepared.argv)
+            workdir,
+            prepared.language,
+            prepared.limits,
+            files=files,
+            argv=list(prepared.argv) or None,
+            source=prepared.inline,
         )
     finally:
         box.cleanup_dir(workdir)

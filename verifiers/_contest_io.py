@@ -70,6 +70,7 @@ def _one_test(
         "workdir": inter_dir,
         "files": {**prepared.files, "input.txt": stdin},
         "argv": list(prepared.argv),
+        "inline": prepared.inline,
         "limits": inter_limits.to_wire(),
         "fetch": ["output.txt"] if checker is not None else [],
     }

@@ -270,7 +270,9 @@ def _from_zygote(spec: dict[str, Any], rpc: tuple[int, ...]) -> _Child | None:
         while time.monotonic() < deadline:
             reply = _zygote_next(_HEALTH_EVERY_S)
             if reply is not None and "pid" in reply:
-                ZYGOTE["reports"].clear()  # older children's: none can share this pid now
+                # A stale report under this pid is an older child's; others may be awaited
+                # still (an interactor forked just before).
+                ZYGOTE["reports"].pop(int(reply["pid"]), None)
                 return _Child(int(reply["pid"]), ours, int(reply.get("rss_kb", 0)), zygote=True)
             if reply is None and not _zygote_healthy():
                 break
@@ -809,13 +811,23 @@ def _relay(
                     continue
                 if route[fd] in writers_open:
                     pending[route[fd]] += chunk
+            elif ZYGOTE.get("sock") is not None and fd == ZYGOTE["sock"].fileno():
+                try:  # one message: both children may be the zygote's
+                    _zygote_next(0)
+                except _ZygoteLost:
+                    lost = True
             else:
                 for child in children:
                     if child.ended is None and child.exit_fd == fd:
-                        try:
-                            child.poll()
-                        except _ZygoteLost:
-                            lost = True
+                        child.poll()
+        for child in children:  # exit reports read so far, by whoever read them
+            report = ZYGOTE.get("reports", {}).pop(child.pid, None) if child.zygote else None
+            if report is not None and child.ended is None:
+                child.ended = (
+                    int(report["status"]),
+                    float(report["cpu_s"]),
+                    int(report["maxrss_kb"]),
+                )
         for source in eof_sources:  # the writer ended its output: so does the reader's input
             target = route[source]
             if target in writers_open and not pending[target]:
@@ -878,7 +890,12 @@ def op_interact(msg: dict[str, Any]) -> dict[str, Any]:
     inter_dir = _workdir(spec["workdir"])
     _write_files(inter_dir, spec.get("files", {}))
     inter_limits = spec["limits"]
-    inter_msg = {"argv": spec["argv"], "policy": "exec", "memory_rlimit": "as"}
+    inter_msg = {
+        "argv": spec["argv"],
+        "inline": spec.get("inline"),
+        "policy": "exec",
+        "memory_rlimit": "as",
+    }
     inter = _start_program(inter_dir, inter_msg, inter_limits)
     try:
         cand = _start_program(workdir, msg, limits)
