@@ -38,6 +38,7 @@ _CANDIDATE_FAULT = {
     RunStatus.OUTPUT_LIMIT: Outcome.OUTPUT_LIMIT,
 }
 _SHORT = 200
+_INTERACTOR_OUTPUT_BYTES = 16 * 1024 * 1024  # what it may send the program in one test
 
 
 def _short(text: str) -> str:
@@ -61,7 +62,7 @@ def _one_test(
     inter_limits = Limits(
         time_s=limits.time_s + own.time_s,
         memory_mb=own.memory_mb,
-        output_bytes=own.output_bytes,
+        output_bytes=_INTERACTOR_OUTPUT_BYTES,
         file_size_mb=own.file_size_mb,
         cpu_s=own.time_s,
     )

@@ -716,6 +716,9 @@ def _cpu_ticks(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[11]) + int(fields[12])
 
 
+_RELAY_BUFFER = 1 << 20
+
+
 def _relay(
     cand: _Child, inter: _Child, limits: tuple[dict[str, Any], dict[str, Any]], idle_s: float
 ) -> dict[str, Any]:
@@ -780,7 +783,9 @@ def _relay(
         writable = [fd for fd, buf in pending.items() if buf and fd in writers_open]
         live = [d for c, d in zip(children, deadlines, strict=True) if c.ended is None]
         wait = max(0.0, min([next_look, *live]) - time.monotonic())
-        readable, can_write, _ = select.select([*reads, *set(waiting)], writable, [], wait)
+        # Back-pressure: a source is not read while its reader is far behind.
+        sources = [fd for fd in reads if fd not in route or len(pending[route[fd]]) < _RELAY_BUFFER]
+        readable, can_write, _ = select.select([*sources, *set(waiting)], writable, [], wait)
         for fd in can_write:
             try:
                 sent = os.write(fd, pending[fd][:65536])
