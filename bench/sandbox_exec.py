@@ -23,8 +23,9 @@ What is measured, in one run and on one machine:
     compared by tokens: one ``code`` item of ``--checker-tests`` a+b tests,
     judged in this process (``CODE.verify``, the worker's path) with the tokens
     comparison, a Python checker and a testlib C++ checker (compiled once, then
-    from the worker's cache; the first compile is reported apart), interleaved
-    round by round. Per-test figures and the ratio checked / tokens.
+    from the worker's cache; the first compile is reported apart), and as an
+    interactive problem (a Python interactor sends the numbers and checks the
+    sum), interleaved round by round. Per-test figures and the ratios to tokens.
 
 Run ``.venv/bin/python bench/sandbox_exec.py`` (``--quick`` for a smoke run); it
 writes its figures to ``bench/results/sandbox_exec.json``.
@@ -360,6 +361,13 @@ int main(int argc, char* argv[]) {
     quitf(_ok, "%lld", got);
 }
 """
+INTERACTOR_PY = """
+import sys
+a, b = map(int, open(sys.argv[1]).read().split())
+print(a, b, flush=True)
+got = sys.stdin.readline().split()
+sys.exit(0 if got == [str(a + b)] else 1)
+"""
 CHECKER_UID = 60021
 
 
@@ -373,14 +381,17 @@ def bench_checker(rounds: int, tests: int) -> dict[str, Any]:
         "tokens": None,
         "checker_python": {"language": "python", "source": CHECKER_PY},
         "checker_testlib_cpp": {"language": "cpp", "source": CHECKER_CPP},
+        "interactor_python": {"language": "python", "source": INTERACTOR_PY},
     }
     times: dict[str, list[float]] = {name: [] for name in checkers}
 
     def judge(name: str, nonce: int) -> float:
         reference: dict[str, Any] = {"language": "python", "tests": cases}
-        if checkers[name] is not None:
+        if name.startswith("interactor"):
+            reference["interactor"] = checkers[name]
+        elif checkers[name] is not None:
             reference["checker"] = checkers[name]
-        program = f"# {nonce}\na, b = map(int, input().split())\nprint(a + b)\n"
+        program = f"# {nonce}\na, b = map(int, input().split())\nprint(a + b, flush=True)\n"
         started = time.perf_counter()
         result = CODE.verify(f"```python\n{program}```", reference, CodeParams())
         elapsed = time.perf_counter() - started
