@@ -407,3 +407,28 @@ def test_bad_contest_fields_name_the_field(client: httpx.Client, field: str, val
     )
     assert r.status_code == 422, r.text
     assert f"reference.{field}" in r.text
+
+
+QUERY_BUDGET_CHECKER = r"""
+#include "testlib.h"
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    int used = ouf.readInt(), budget = ans.readInt();
+    if (used > budget) quitf(_wa, "%d queries, the budget is %d", used, budget);
+    quitf(_ok, "%d queries", used);
+}
+"""
+
+
+@pytest.mark.parametrize(("budget", "outcome"), [("7", "correct"), ("2", "incorrect")])
+def test_interactor_output_judged_by_a_checker(
+    client: httpx.Client, budget: str, outcome: str
+) -> None:
+    # The interactor writes the number of queries to its <output>; the checker
+    # compares it with the budget given as the test's answer.
+    reference = guess_reference(checker={"language": "cpp", "source": QUERY_BUDGET_CHECKER})
+    reference["tests"] = [{"stdin": "37\n", "stdout": budget}]
+    (result,) = score(client, {"response": program(BINARY_SEARCH), "reference": reference})
+    assert (result["status"], result["outcome"]) == ("ok", outcome), result
+    if outcome == "incorrect":
+        assert result["details"]["first_failure"]["checker"]["verdict"] == "wrong_answer"
