@@ -19,6 +19,14 @@ What is measured, in one run and on one machine:
     the rest wrong, crashing or not defining the function. Each side's rewards
     are compared with the generator's, so that speed bought with wrong answers shows.
 
+(c) the cost of a test judged by a checker program against the same test
+    compared by tokens: one ``code`` item of ``--checker-tests`` a+b tests,
+    judged in this process (``CODE.verify``, the worker's path) with the tokens
+    comparison, a Python checker and a testlib C++ checker (compiled once, then
+    from the worker's cache; the first compile is reported apart), and as an
+    interactive problem (a Python interactor sends the numbers and checks the
+    sum), interleaved round by round. Per-test figures and the ratios to tokens.
+
 Run ``.venv/bin/python bench/sandbox_exec.py`` (``--quick`` for a smoke run); it
 writes its figures to ``bench/results/sandbox_exec.json``.
 """
@@ -338,6 +346,83 @@ def bench_baseline(workers: int, problems: list[Problem]) -> dict[str, Any]:
     }
 
 
+# -- (c) checked tests against token-compared tests -------------------------------------------
+
+CHECKER_PY = """
+import sys
+got, want = open(sys.argv[2]).read().split(), open(sys.argv[3]).read().split()
+sys.exit(0 if got == want else 1)
+"""
+CHECKER_CPP = """
+#include "testlib.h"
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    long long want = ans.readLong(), got = ouf.readLong();
+    if (got != want) quitf(_wa, "expected %lld, found %lld", want, got);
+    quitf(_ok, "%lld", got);
+}
+"""
+INTERACTOR_PY = """
+import sys
+a, b = map(int, open(sys.argv[1]).read().split())
+print(a, b, flush=True)
+got = sys.stdin.readline().split()
+sys.exit(0 if got == [str(a + b)] else 1)
+"""
+CHECKER_UID = 60021
+
+
+def bench_checker(rounds: int, tests: int) -> dict[str, Any]:
+    from referee import sandbox
+    from referee.verifiers.code import CODE, CodeParams
+
+    sandbox.configure("bwrap", slot=0, uid_base=CHECKER_UID)
+    cases = [{"stdin": f"{i} {i * 7}\n", "stdout": f"{i * 8}\n"} for i in range(tests)]
+    checkers: dict[str, dict[str, str] | None] = {
+        "tokens": None,
+        "checker_python": {"language": "python", "source": CHECKER_PY},
+        "checker_testlib_cpp": {"language": "cpp", "source": CHECKER_CPP},
+        "interactor_python": {"language": "python", "source": INTERACTOR_PY},
+    }
+    times: dict[str, list[float]] = {name: [] for name in checkers}
+
+    def judge(name: str, nonce: int) -> float:
+        reference: dict[str, Any] = {"language": "python", "tests": cases}
+        if name.startswith("interactor"):
+            reference["interactor"] = checkers[name]
+        elif checkers[name] is not None:
+            reference["checker"] = checkers[name]
+        program = f"# {nonce}\na, b = map(int, input().split())\nprint(a + b, flush=True)\n"
+        started = time.perf_counter()
+        result = CODE.verify(f"```python\n{program}```", reference, CodeParams())
+        elapsed = time.perf_counter() - started
+        if result.reward != 1.0:
+            raise RuntimeError(f"{name}: {result}")
+        return elapsed
+
+    try:
+        judge("tokens", -1)  # the jail starts
+        compile_s = judge("checker_testlib_cpp", -1)  # compiles testlib once: then cached
+        judge("checker_python", -1)
+        for n in range(rounds):
+            for name in checkers:
+                times[name].append(judge(name, n) / tests)
+    finally:
+        sandbox.current().close()
+    figures = {name: percentiles(samples) for name, samples in times.items()}
+    base = figures["tokens"]["p50_ms"]
+    return {
+        "tests_per_item": tests,
+        "per_test": figures,
+        "first_item_with_testlib_compile_s": round(compile_s, 3),
+        "ratios_p50": {
+            f"{name}_over_tokens": round(figures[name]["p50_ms"] / base, 3)
+            for name in checkers
+            if name != "tokens"
+        },
+    }
+
+
 # -- main -----------------------------------------------------------------------------------
 
 
@@ -439,13 +524,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compiles", type=int, default=5, help="fresh programs per language (c)")
+    parser.add_argument("--checker-rounds", type=int, default=30, help="items per kind in (c)")
+    parser.add_argument("--checker-tests", type=int, default=20, help="tests per item in (c)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 runs, 40 items")
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "sandbox_exec.json"
     )
     args = parser.parse_args()
     if args.quick:
-        args.runs, args.items, args.compiles = 60, 40, 2
+        args.runs, args.items, args.compiles, args.checker_rounds = 60, 40, 2, 8
 
     print(f"(a) latency of one trivial Python run, {args.runs} runs each, interleaved")
     latency = bench_latency(args.runs)
@@ -484,7 +571,23 @@ def main() -> None:
     else:
         scaling = None
 
-    print("\n(c) per language: a+b compiled and run in the sandbox vs the same toolchain bare")
+    checker = None
+    if args.checker_rounds > 0:
+        print(
+            f"\n(c) per-test cost, {args.checker_tests} a+b tests an item, "
+            f"{args.checker_rounds} items each, interleaved"
+        )
+        checker = bench_checker(args.checker_rounds, args.checker_tests)
+        for name, fig in checker["per_test"].items():
+            print(f"    {name:32s} p50 {fig['p50_ms']:8.2f} ms/test   p99 {fig['p99_ms']:8.2f}")
+        for name, ratio in checker["ratios_p50"].items():
+            print(f"    {name:50s} {ratio:6.3f}")
+        print(
+            "    first item with a testlib checker (compiles it): "
+            f"{checker['first_item_with_testlib_compile_s']:.2f} s"
+        )
+
+    print("\n(d) per language: a+b compiled and run in the sandbox vs the same toolchain bare")
     languages = bench_languages(max(args.compiles, args.runs // 10), args.compiles)
     for name, fig in languages.items():
         if "skipped" in fig:
@@ -514,6 +617,7 @@ def main() -> None:
         "throughput": throughput,
         "referee_scaling": scaling,
         "languages": languages,
+        "checker": checker,
     }
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.output}")

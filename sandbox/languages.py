@@ -48,6 +48,8 @@ class Language:
     # Files the language needs in the sandbox (checked before compiling: a missing
     # toolchain is the server's fault, never the program's compile error).
     toolchain: tuple[str, ...] = ()
+    # The compile command contests use (``compile_flags: "contest"``, checkers, interactors).
+    contest_compile: tuple[str, ...] | None = None
 
     def run_argv(self, memory_mb: int) -> list[str]:
         """The run command for a run limited to ``memory_mb``."""
@@ -72,6 +74,16 @@ LANGUAGES: dict[str, Language] = {
             compile=("/usr/bin/g++", "-O2", "-std=gnu++17", "-pipe", "-o", "main", "main.cpp"),
             run=("./main",),
             toolchain=("/usr/bin/g++",),
+            contest_compile=(
+                "/usr/bin/g++",
+                "-O2",
+                "-std=c++17",
+                "-DONLINE_JUDGE",
+                "-pipe",
+                "-o",
+                "main",
+                "main.cpp",
+            ),
         ),
         Language(
             name="javascript",
@@ -95,6 +107,17 @@ LANGUAGES: dict[str, Language] = {
             compile=("/usr/bin/gcc", "-O2", "-std=gnu11", "-pipe", "-o", "main", "main.c", "-lm"),
             run=("./main",),
             toolchain=("/usr/bin/gcc",),
+            contest_compile=(
+                "/usr/bin/gcc",
+                "-O2",
+                "-std=gnu11",
+                "-DONLINE_JUDGE",
+                "-pipe",
+                "-o",
+                "main",
+                "main.c",
+                "-lm",
+            ),
         ),
         Language(
             name="java",

@@ -1266,3 +1266,115 @@ def test_poisoning_the_jail(fresh: Server, tmp_path: Path, attack: str) -> None:
         verdicts = (verdict(first), verdict(second))
         assert [v[:2] for v in verdicts] == [("ok", "correct"), ("ok", victim_outcome)], verdicts
         assert_still_judging(fresh, client, 1)
+
+
+# -- hostile checkers and interactors: the reference's programs are contained like candidates ----
+
+HOSTILE_JUDGE = """
+import os, signal, socket, sys
+leaks = []
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=1).close()
+    leaks.append("connected")
+except OSError:
+    pass
+for path in ("/etc/shadow", "/root/.bashrc", {repo!r} + "/pyproject.toml"):
+    try:
+        open(path).read(1)
+        leaks.append(path)
+    except OSError:
+        pass
+for pid in (1, os.getppid()):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        leaks.append(f"killed {{pid}}")
+    except OSError:
+        pass
+try:
+    open("/usr/planted", "w")
+    leaks.append("wrote /usr")
+except OSError:
+    pass
+try:  # a process left behind, if it can (the exec filter refuses fork)
+    if os.fork() == 0:
+        os.setsid()
+        import time
+        time.sleep(60)
+        os._exit(0)
+except OSError:
+    pass
+if leaks:
+    print("ESCAPED", leaks, file=sys.stderr)
+    sys.exit(0)
+print("wrong answer: contained", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+def contest_item(source: str, **reference: Any) -> dict[str, Any]:
+    return {
+        "response": f"```python\n{textwrap.dedent(source).strip()}\n```",
+        "reference": {"language": "python", "time_limit_s": 2, **reference},
+    }
+
+
+@pytest.mark.parametrize("role", ["checker", "interactor"])
+def test_hostile_checker_or_interactor_is_contained(
+    server: Server, client: httpx.Client, listener: Listener, role: str
+) -> None:
+    judge = {
+        "language": "python",
+        "source": HOSTILE_JUDGE.format(port=listener.port, repo=str(REPO)),
+    }
+    tests = [{"stdin": "1 2\n", "stdout": "3\n"}]
+    (result,) = score(client, contest_item("print(4)", tests=tests, **{role: judge}))
+    assert (result["status"], result["outcome"]) == ("ok", "incorrect"), result
+    said = result["details"]["first_failure"][role]["message"]
+    assert "contained" in said, said
+    assert listener.connections == []
+    assert_still_judging(server, client, SESSION_WORKERS)
+
+
+TAMPERING_CANDIDATE = """
+import os
+ACCEPT = "import sys\\nsys.exit(0)\\n"
+for root, dirs, files in os.walk("/tmp"):
+    for name in ("checker.py", "run_checker.py", "checker"):
+        try:
+            with open(os.path.join(root, name), "w") as f:
+                f.write(ACCEPT)
+        except OSError:
+            pass
+print(4)
+"""
+
+
+def test_a_program_cannot_rewrite_the_checker_of_later_tests(
+    server: Server, client: httpx.Client
+) -> None:
+    checker = {
+        "language": "python",
+        "source": "import sys\nsys.exit(0 if open(sys.argv[2]).read().split() == "
+        "open(sys.argv[3]).read().split() else 1)",
+    }
+    tests = [{"stdin": "1 2\n", "stdout": "3\n"}] * 3
+    reference = {"tests": tests, "checker": checker, "scoring": "fraction"}
+    (result,) = score(client, contest_item(TAMPERING_CANDIDATE, **reference))
+    assert (result["status"], result["outcome"], result["reward"]) == ("ok", "incorrect", 0.0)
+    assert_still_judging(server, client, SESSION_WORKERS)
+
+
+FLOODING_INTERACTOR = """
+import sys
+while True:
+    sys.stdout.write("x" * 65536)
+"""
+
+
+def test_flooding_interactor_is_an_error(server: Server, client: httpx.Client) -> None:
+    interactor = {"language": "python", "source": FLOODING_INTERACTOR}
+    reference = {"tests": [{"stdin": "1\n"}], "interactor": interactor}
+    (result,) = score(client, contest_item("import sys\nsys.stdin.read()", **reference))
+    assert result["status"] == "error", result
+    assert result["error"]["kind"] == "checker_error"
+    assert_still_judging(server, client, SESSION_WORKERS)
