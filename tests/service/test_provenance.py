@@ -15,6 +15,7 @@ from grpc_support import request
 from support import Server
 
 from referee import verifiers
+from referee.clients import Item, RefereeClient
 from referee.service.grpc import convert
 from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
 from referee.verifiers.compose import resolve
@@ -126,3 +127,21 @@ def test_digest_is_of_canonical_json_of_settable_params(name: str) -> None:
     # Fields outside __init__ (derived values) are not part of the configuration.
     assert "inner_params" not in json.loads(text)
     assert component.provenance.params_digest == params_digest(component.verifier, component.params)
+
+
+def test_the_python_client_reads_the_provenance(server: Server) -> None:
+    with RefereeClient(server.url) as referee:
+        single, composite = referee.score(
+            [
+                Item(MATH_ITEM["response"], MATH_ITEM["reference"]),
+                Item("\\boxed{4}", "4", verifier=["math", "think_format"]),
+            ],
+            verifier="math",
+        )
+    assert single.verifier is not None and single.verifier.name == "math"
+    assert composite.verifier is None and composite.components is not None
+    assert [c.verifier.name for c in composite.components if c.verifier] == [
+        "math",
+        "think_format",
+    ]
+    assert composite.components[0].verifier == single.verifier

@@ -231,3 +231,21 @@ def test_a_saved_spec_that_no_longer_resolves_names_its_item(tmp_path: Path) -> 
 )
 def test_answer_kinds(reference: Any, kind: str) -> None:
     assert answer_kind(reference) == kind
+
+
+def test_records_written_offline_are_rescored(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(it) + "\n" for it in ITEMS))
+    saved = tmp_path / "records.jsonl"
+    spec = json.dumps(MATH_VERIFY)
+    done = referee(
+        "score", "--with-items", "--workers", "1", "--verifier", spec, str(src), str(saved)
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [r["item"] for r in records] == ITEMS
+    assert all(r["verifier"] == MATH_VERIFY for r in records)
+    _, report = rescore(saved)
+    assert report["changed"] == 0
+    _, report = rescore(saved, "--verifier", "math")
+    assert sorted(c["id"] for c in report["changes"]) == ["boxes", "comma", "phrase"]
