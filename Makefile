@@ -39,8 +39,8 @@ serve: install-serve  ## run the server on the embedded default (127.0.0.1:8000)
 	bash .ci/system-deps.sh --optional
 	$(BIN)/referee serve
 
-test: install sysdeps  ## run the whole test suite
-	$(BIN)/pytest
+test: install sysdeps  ## run the whole test suite, with a coverage report
+	$(BIN)/pytest --cov --cov-report=term
 
 # The inner loop: no slow tests, no Docker engine, no root (no apt: tests that need
 # bubblewrap or a compiler skip themselves when it is missing).

@@ -360,10 +360,11 @@ class WorkerPool:
         self.confinement = report
 
     def _finish(self, entry: Entry, result: TaskResult) -> None:
-        """Deliver what a worker judged (or the timeout of killing it), and count it."""
-        entry.deliver(result)
+        """Count what a worker judged (or the timeout of killing it), then deliver it:
+        whoever holds the result sees it counted."""
         with self._lock:
             self._completed += 1
+        entry.deliver(result)
 
     def _maybe_recycle(self, slot: _Slot, rss_kb: int) -> None:
         worker = slot.worker

@@ -106,7 +106,12 @@ def _wait_ready(cluster: Cluster, timeout_s: float = 240) -> None:
 
 def _batch(n: int, salt: str) -> dict[str, Any]:
     items = [
-        {"id": f"{salt}-{i}", "response": f"so \\boxed{{{i % 7}}}", "reference": str(i % 5)}
+        # Radicals, not plain numbers (which the replicas judge themselves): to the workers.
+        {
+            "id": f"{salt}-{i}",
+            "response": f"so \\boxed{{\\sqrt{{{i % 7}}}}}",
+            "reference": f"\\sqrt{{{i % 5}}}",
+        }
         for i in range(n)
     ]
     return {"verifier": "math", "items": items}

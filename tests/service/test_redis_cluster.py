@@ -34,11 +34,17 @@ def cluster(redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def math_items(start: int, n: int) -> list[dict[str, Any]]:
-    """Distinct items (no cache hits), some right, some wrong, some unboxed."""
+    """Distinct items (no cache hits), some right, some wrong, some unboxed.
+
+    Radicals, not plain numbers: the replica judges those itself (the fast path),
+    and these items must travel to the workers.
+    """
     items = []
     for i in range(start, start + n):
-        response = f"so the answer is \\boxed{{{i}}}" if i % 50 else f"I think {i}"
-        items.append({"id": f"m{i}", "response": response, "reference": str(i + (i % 5 == 0))})
+        answer = f"\\sqrt{{{i}}}"
+        response = f"so the answer is \\boxed{{{answer}}}" if i % 50 else f"I think {answer}"
+        reference = f"\\sqrt{{{i + (i % 5 == 0)}}}"
+        items.append({"id": f"m{i}", "response": response, "reference": reference})
     return items
 
 
