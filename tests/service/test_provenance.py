@@ -21,7 +21,7 @@ from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
 from referee.verifiers.compose import resolve
 from referee.verifiers.provenance import canonical_params, params_digest
 
-MATH_ITEM = {"id": "m", "response": "so \\boxed{4}", "reference": "4"}
+MATH_ITEM = {"id": "m", "response": "so \\boxed{4417}", "reference": "4417"}
 
 
 def score(client: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,7 +62,7 @@ def test_the_digest_follows_the_params_not_their_spelling(client: httpx.Client) 
 
 def test_composite_results_state_each_component(client: httpx.Client) -> None:
     spec = [{"name": "math"}, {"name": "think_format", "weight": 0.5}]
-    item = {"response": "<think>a</think> \\boxed{4}", "reference": "4"}
+    item = {"response": "<think>a</think> \\boxed{4417}", "reference": "4417"}
     (result,) = score(client, {"verifier": spec, "items": [item]})
     assert result["reward"] == 1.5
     assert result["verifier"] is None
@@ -86,7 +86,7 @@ def test_error_results_state_their_verifier(client: httpx.Client) -> None:
 
 
 def test_ndjson_lines_carry_the_provenance(client: httpx.Client) -> None:
-    body = {"verifier": "math", "items": [MATH_ITEM, {**MATH_ITEM, "id": "n", "reference": "5"}]}
+    body = {"verifier": "math", "items": [MATH_ITEM, {**MATH_ITEM, "id": "n", "reference": "4418"}]}
     (want_a, want_b) = score(client, body)
     with client.stream(
         "POST", "/score", json=body, headers={"accept": "application/x-ndjson"}
@@ -134,7 +134,7 @@ def test_the_python_client_reads_the_provenance(server: Server) -> None:
         single, composite = referee.score(
             [
                 Item(MATH_ITEM["response"], MATH_ITEM["reference"]),
-                Item("\\boxed{4}", "4", verifier=["math", "think_format"]),
+                Item("\\boxed{4417}", "4417", verifier=["math", "think_format"]),
             ],
             verifier="math",
         )

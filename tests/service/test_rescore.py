@@ -29,8 +29,8 @@ ITEMS = [
         "response": "\\boxed{(2, 2)} \\quad\\text{and}\\quad \\boxed{(6, 2)}",
         "reference": "(2, 2), (6, 2)",
     },
-    {"id": "same", "response": "\\boxed{12}", "reference": "12"},
-    {"id": "wrong", "response": "\\boxed{13}", "reference": "12"},
+    {"id": "same", "response": "\\boxed{812}", "reference": "812"},
+    {"id": "wrong", "response": "\\boxed{813}", "reference": "812"},
 ]
 ENV = {"REFEREE_PLUGINS": "referee_test_verifiers", "PYTHONPATH": PLUGINS_DIR}
 
@@ -113,15 +113,15 @@ def test_every_direction_from_results_of_another_version(
     body = {
         "verifier": "math",
         "items": [
-            {"id": "up", "response": "\\boxed{12}", "reference": "12"},
-            {"id": "down", "response": "\\boxed{13}", "reference": "12"},
-            {"id": "fixed", "response": "\\boxed{5}", "reference": "5"},
+            {"id": "up", "response": "\\boxed{812}", "reference": "812"},
+            {"id": "down", "response": "\\boxed{813}", "reference": "812"},
+            {"id": "fixed", "response": "\\boxed{8815}", "reference": "8815"},
             {"id": "broken", "response": "raise", "verifier": "misbehave"},
-            {"id": "none", "response": "no answer here", "reference": "12"},
+            {"id": "none", "response": "no answer here", "reference": "812"},
             {
                 "id": "parts",
-                "response": "<think>a</think> \\boxed{3}",
-                "reference": "3",
+                "response": "<think>a</think> \\boxed{8813}",
+                "reference": "8813",
                 "verifier": [{"name": "math"}, {"name": "think_format", "weight": 0.5}],
             },
         ],
