@@ -32,7 +32,7 @@ install-serve: $(SERVE_STAMP)  ## the virtualenv with only what the server needs
 
 install: $(STAMP)  ## create the virtualenv with Referee and its dev tools
 
-sysdeps:  ## system packages the sandbox needs (bubblewrap, python3-seccomp, g++, node)
+sysdeps:  ## system packages the sandbox needs (bubblewrap, python3-seccomp, compilers, node)
 	bash .ci/system-deps.sh
 
 serve: install-serve  ## run the server on the embedded default (127.0.0.1:8000)

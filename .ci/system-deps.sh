@@ -11,6 +11,16 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 /usr/bin/python3 -c 'import seccomp' 2>/dev/null || need+=(python3-seccomp)
 command -v g++ >/dev/null || need+=(g++)
 command -v node >/dev/null || need+=(nodejs)
+# The code verifier's other languages: Debian's toolchains at the paths the
+# language table names (a rustup or SDK install elsewhere does not count). Not
+# for --optional (`make serve`): without them those languages' items are
+# refused with sandbox_unavailable, naming what is missing.
+if ! $optional; then
+    [ -x /usr/bin/gcc ] || need+=(gcc)
+    [ -x /usr/bin/javac ] || need+=(openjdk-17-jdk-headless)
+    [ -x /usr/bin/go ] || need+=(golang-go)
+    [ -x /usr/bin/rustc ] || need+=(rustc)
+fi
 $optional || command -v redis-server >/dev/null || need+=(redis-server)  # tests of --redis
 if ((${#need[@]})); then
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -19,6 +19,14 @@ What is measured, in one run and on one machine:
     the rest wrong, crashing or not defining the function. Each side's rewards
     are compared with the generator's, so that speed bought with wrong answers shows.
 
+(c) the cost of a test judged by a checker program against the same test
+    compared by tokens: one ``code`` item of ``--checker-tests`` a+b tests,
+    judged in this process (``CODE.verify``, the worker's path) with the tokens
+    comparison, a Python checker and a testlib C++ checker (compiled once, then
+    from the worker's cache; the first compile is reported apart), and as an
+    interactive problem (a Python interactor sends the numbers and checks the
+    sum), interleaved round by round. Per-test figures and the ratios to tokens.
+
 Run ``.venv/bin/python bench/sandbox_exec.py`` (``--quick`` for a smoke run); it
 writes its figures to ``bench/results/sandbox_exec.json``.
 """
@@ -35,6 +43,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -337,7 +346,175 @@ def bench_baseline(workers: int, problems: list[Problem]) -> dict[str, Any]:
     }
 
 
+# -- (c) checked tests against token-compared tests -------------------------------------------
+
+CHECKER_PY = """
+import sys
+got, want = open(sys.argv[2]).read().split(), open(sys.argv[3]).read().split()
+sys.exit(0 if got == want else 1)
+"""
+CHECKER_CPP = """
+#include "testlib.h"
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    long long want = ans.readLong(), got = ouf.readLong();
+    if (got != want) quitf(_wa, "expected %lld, found %lld", want, got);
+    quitf(_ok, "%lld", got);
+}
+"""
+INTERACTOR_PY = """
+import sys
+a, b = map(int, open(sys.argv[1]).read().split())
+print(a, b, flush=True)
+got = sys.stdin.readline().split()
+sys.exit(0 if got == [str(a + b)] else 1)
+"""
+CHECKER_UID = 60021
+
+
+def bench_checker(rounds: int, tests: int) -> dict[str, Any]:
+    from referee import sandbox
+    from referee.verifiers.code import CODE, CodeParams
+
+    sandbox.configure("bwrap", slot=0, uid_base=CHECKER_UID)
+    cases = [{"stdin": f"{i} {i * 7}\n", "stdout": f"{i * 8}\n"} for i in range(tests)]
+    checkers: dict[str, dict[str, str] | None] = {
+        "tokens": None,
+        "checker_python": {"language": "python", "source": CHECKER_PY},
+        "checker_testlib_cpp": {"language": "cpp", "source": CHECKER_CPP},
+        "interactor_python": {"language": "python", "source": INTERACTOR_PY},
+    }
+    times: dict[str, list[float]] = {name: [] for name in checkers}
+
+    def judge(name: str, nonce: int) -> float:
+        reference: dict[str, Any] = {"language": "python", "tests": cases}
+        if name.startswith("interactor"):
+            reference["interactor"] = checkers[name]
+        elif checkers[name] is not None:
+            reference["checker"] = checkers[name]
+        program = f"# {nonce}\na, b = map(int, input().split())\nprint(a + b, flush=True)\n"
+        started = time.perf_counter()
+        result = CODE.verify(f"```python\n{program}```", reference, CodeParams())
+        elapsed = time.perf_counter() - started
+        if result.reward != 1.0:
+            raise RuntimeError(f"{name}: {result}")
+        return elapsed
+
+    try:
+        judge("tokens", -1)  # the jail starts
+        compile_s = judge("checker_testlib_cpp", -1)  # compiles testlib once: then cached
+        judge("checker_python", -1)
+        for n in range(rounds):
+            for name in checkers:
+                times[name].append(judge(name, n) / tests)
+    finally:
+        sandbox.current().close()
+    figures = {name: percentiles(samples) for name, samples in times.items()}
+    base = figures["tokens"]["p50_ms"]
+    return {
+        "tests_per_item": tests,
+        "per_test": figures,
+        "first_item_with_testlib_compile_s": round(compile_s, 3),
+        "ratios_p50": {
+            f"{name}_over_tokens": round(figures[name]["p50_ms"] / base, 3)
+            for name in checkers
+            if name != "tokens"
+        },
+    }
+
+
 # -- main -----------------------------------------------------------------------------------
+
+
+# (c) per language: an a+b program compiled and run in the sandbox, against the same
+# toolchain run bare in a temporary directory (same argv, no jail, no limits).
+A_PLUS_B = {
+    "python": "a, b = map(int, input().split())\nprint(a + b)\n",
+    "cpp": '#include <cstdio>\nint main() { long a, b; scanf("%ld %ld", &a, &b); '
+    'printf("%ld\\n", a + b); }\n',
+    "javascript": "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/)"
+    ".map(Number);\nconsole.log(a + b);\n",
+    "c": '#include <stdio.h>\nint main() { long a, b; scanf("%ld %ld", &a, &b); '
+    'printf("%ld\\n", a + b); return 0; }\n',
+    "java": "import java.util.*;\npublic class Main { public static void main(String[] x) { "
+    "Scanner s = new Scanner(System.in); System.out.println(s.nextLong() + s.nextLong()); } }\n",
+    "go": 'package main\nimport "fmt"\nfunc main() { var a, b int64\nfmt.Scan(&a, &b)\n'
+    "fmt.Println(a + b) }\n",
+    "rust": "use std::io::*;\nfn main() { let mut s = String::new(); "
+    "stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = "
+    "s.split_whitespace().map(|x| x.parse().unwrap()).collect(); "
+    'println!("{}", v[0] + v[1]); }\n',
+}
+
+
+def _bare_language(lang: Any, source: str, runs: int) -> tuple[float, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, lang.source_file).write_text(source)
+        compile_s = 0.0
+        if lang.compile is not None:
+            start = time.perf_counter()
+            subprocess.run(list(lang.compile), cwd=tmp, check=True, capture_output=True)
+            compile_s = time.perf_counter() - start
+        argv = lang.run_argv(256)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=tmp, input=b"2 40\n", capture_output=True)
+            times.append(time.perf_counter() - start)
+            assert done.stdout.strip() == b"42", done
+        return compile_s, times
+
+
+def bench_languages(runs: int, compiles: int) -> dict[str, Any]:
+    box = open_sandbox("bwrap", uid=BENCH_UID)
+    out: dict[str, Any] = {}
+    try:
+        for name, source in A_PLUS_B.items():
+            lang = get_language(name)
+            assert lang is not None
+            if any(not os.path.exists(tool) for tool in lang.toolchain):
+                out[name] = {"skipped": f"{lang.toolchain} not installed"}
+                continue
+            compile_s: list[float] = []
+            bare_compile_s: list[float] = []
+            run_s: list[float] = []
+            bare_run_s: list[float] = []
+            for i in range(compiles):  # a fresh source each time: nothing is reused
+                salted = source + ("#" if name == "python" else "//") + f" {i}\n"
+                workdir = box.client.next_workdir()
+                try:
+                    inline = salted if lang.inline_python else None
+                    if not lang.inline_python:
+                        start = time.perf_counter()
+                        compiled = box.compile(workdir, lang, salted, Limits(time_s=120))
+                        if lang.compile is not None:  # else it only wrote the source
+                            compile_s.append(time.perf_counter() - start)
+                        assert compiled.status == RunStatus.OK, compiled
+                    for _ in range(runs // compiles):
+                        start = time.perf_counter()
+                        ran = box.run(workdir, lang, Limits(), stdin="2 40\n", source=inline)
+                        run_s.append(time.perf_counter() - start)
+                        assert ran.stdout.strip() == "42", ran
+                finally:
+                    box.cleanup(workdir)
+                bare_compile, bare_runs = _bare_language(lang, salted, runs // compiles)
+                bare_compile_s.append(bare_compile)
+                bare_run_s.extend(bare_runs)
+            fig: dict[str, Any] = {
+                "run": percentiles(run_s),
+                "bare_run": percentiles(bare_run_s),
+                "run_ratio": round(statistics.median(run_s) / statistics.median(bare_run_s), 3),
+            }
+            if compile_s:
+                fig["compile_p50_ms"] = round(statistics.median(compile_s) * 1000, 1)
+                fig["bare_compile_p50_ms"] = round(statistics.median(bare_compile_s) * 1000, 1)
+                fig["compile_ratio"] = round(
+                    statistics.median(compile_s) / statistics.median(bare_compile_s), 3
+                )
+            out[name] = fig
+    finally:
+        box.close()
+    return out
 
 
 def main() -> None:
@@ -346,13 +523,16 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200, help="HumanEval-style items in (b)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compiles", type=int, default=5, help="fresh programs per language (c)")
+    parser.add_argument("--checker-rounds", type=int, default=30, help="items per kind in (c)")
+    parser.add_argument("--checker-tests", type=int, default=20, help="tests per item in (c)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 runs, 40 items")
     parser.add_argument(
         "--output", type=Path, default=Path(__file__).parent / "results" / "sandbox_exec.json"
     )
     args = parser.parse_args()
     if args.quick:
-        args.runs, args.items = 60, 40
+        args.runs, args.items, args.compiles, args.checker_rounds = 60, 40, 2, 8
 
     print(f"(a) latency of one trivial Python run, {args.runs} runs each, interleaved")
     latency = bench_latency(args.runs)
@@ -391,6 +571,39 @@ def main() -> None:
     else:
         scaling = None
 
+    checker = None
+    if args.checker_rounds > 0:
+        print(
+            f"\n(c) per-test cost, {args.checker_tests} a+b tests an item, "
+            f"{args.checker_rounds} items each, interleaved"
+        )
+        checker = bench_checker(args.checker_rounds, args.checker_tests)
+        for name, fig in checker["per_test"].items():
+            print(f"    {name:32s} p50 {fig['p50_ms']:8.2f} ms/test   p99 {fig['p99_ms']:8.2f}")
+        for name, ratio in checker["ratios_p50"].items():
+            print(f"    {name:50s} {ratio:6.3f}")
+        print(
+            "    first item with a testlib checker (compiles it): "
+            f"{checker['first_item_with_testlib_compile_s']:.2f} s"
+        )
+
+    print("\n(d) per language: a+b compiled and run in the sandbox vs the same toolchain bare")
+    languages = bench_languages(max(args.compiles, args.runs // 10), args.compiles)
+    for name, fig in languages.items():
+        if "skipped" in fig:
+            print(f"    {name:11s} skipped: {fig['skipped']}")
+            continue
+        compiled = (
+            f"compile p50 {fig['compile_p50_ms']:8.1f} ms (bare {fig['bare_compile_p50_ms']:8.1f},"
+            f" x{fig['compile_ratio']:.2f})"
+            if "compile_p50_ms" in fig
+            else f"{'(no compile step)':44s}"
+        )
+        print(
+            f"    {name:11s} {compiled} | run p50 {fig['run']['p50_ms']:7.2f} ms "
+            f"(bare {fig['bare_run']['p50_ms']:7.2f}, x{fig['run_ratio']:.2f})"
+        )
+
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "sandbox_exec",
@@ -403,6 +616,8 @@ def main() -> None:
         "latency": latency,
         "throughput": throughput,
         "referee_scaling": scaling,
+        "languages": languages,
+        "checker": checker,
     }
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.output}")

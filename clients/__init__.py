@@ -12,7 +12,7 @@ from referee.clients._exceptions import (
     ServerError,
     ServerUnavailable,
 )
-from referee.clients._types import Component, ErrorInfo, Item, Result
+from referee.clients._types import Component, ErrorInfo, Item, Result, VerifierRef
 
 __all__ = [
     "DEFAULT_URL",
@@ -27,4 +27,5 @@ __all__ = [
     "Result",
     "ServerError",
     "ServerUnavailable",
+    "VerifierRef",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Component", "ErrorInfo", "Item", "Result", "item_to_wire"]
+__all__ = ["Component", "ErrorInfo", "Item", "Result", "VerifierRef", "item_to_wire"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,21 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifierRef:
+    """Which verifier gave a verdict: its name, version and a digest of its params."""
+
+    name: str
+    version: str
+    params_digest: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any] | None) -> VerifierRef | None:
+        if data is None:
+            return None
+        return cls(data["name"], data["version"], data["params_digest"])
+
+
+@dataclass(frozen=True, slots=True)
 class Component:
     """The verdict of one verifier of a composite spec."""
 
@@ -39,6 +54,7 @@ class Component:
     reward: float | None
     outcome: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    verifier: VerifierRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +69,7 @@ class Result:
     cached: bool = False
     error: ErrorInfo | None = None
     components: tuple[Component, ...] | None = None
+    verifier: VerifierRef | None = None  # of a single-verifier spec; else per component
 
     @property
     def ok(self) -> bool:
@@ -76,10 +93,16 @@ class Result:
             if components is None
             else tuple(
                 Component(
-                    c["name"], c["weight"], c.get("reward"), c.get("outcome"), c.get("details", {})
+                    c["name"],
+                    c["weight"],
+                    c.get("reward"),
+                    c.get("outcome"),
+                    c.get("details", {}),
+                    VerifierRef.from_wire(c.get("verifier")),
                 )
                 for c in components
             ),
+            verifier=VerifierRef.from_wire(data.get("verifier")),
         )
 
 

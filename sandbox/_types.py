@@ -43,8 +43,15 @@ class Limits:
     file_size_mb: int = 16
     open_files: int = 64
     processes: int = 32  # threads count too (RLIMIT_NPROC)
+    cpu_s: float | None = None  # a CPU-time limit of its own (contest time limits); wall: time_s
 
     def to_wire(self) -> dict[str, Any]:
+        wire = self._base_wire()
+        if self.cpu_s is not None:
+            wire["cpu_s"] = self.cpu_s
+        return wire
+
+    def _base_wire(self) -> dict[str, Any]:
         return {
             "time_s": self.time_s,
             "memory_mb": self.memory_mb,

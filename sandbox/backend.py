@@ -29,6 +29,7 @@ __all__ = ["BACKENDS", "CallResult", "Sandbox", "bwrap_argv", "local_argv", "ope
 _PYTHON = "/usr/bin/python3"
 _JAIL_DIR = "/opt/referee"
 _REPLY_MARGIN_S = 5.0
+_FETCH_BINARY_BYTES = 64 * 1024 * 1024  # a compiled checker sent back to be cached
 
 
 _TMP_BYTES = 512 * 1024 * 1024
@@ -53,6 +54,8 @@ def bwrap_argv(uid: int) -> list[str]:
         ("--symlink", "usr/sbin", "/sbin"),
         ("--ro-bind-try", "/etc/alternatives", "/etc/alternatives"),
         ("--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"),
+        # Debian's JDK keeps its configuration (java.security) under /etc.
+        ("--ro-bind-try", "/etc/java-17-openjdk", "/etc/java-17-openjdk"),
         ("--ro-bind", str(jail_files()), _JAIL_DIR),
         ("--proc", "/proc"),
         ("--dev", "/dev"),
@@ -104,6 +107,8 @@ class Sandbox:
 
     def _request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         reply = self.client.request(message, timeout_s=timeout_s + _REPLY_MARGIN_S)
+        if reply.get("status") == "unavailable":  # e.g. a toolchain the sandbox lacks
+            raise SandboxUnavailable(str(reply.get("message", "unavailable in this sandbox")))
         if reply.get("status") == "sandbox_error":
             # The fork server failed on its own side (a broken jail): start afresh.
             self.client.close()
@@ -152,26 +157,37 @@ class Sandbox:
         source: str,
         limits: Limits,
         files: dict[str, Any] | None = None,
+        *,
+        argv: list[str] | None = None,
+        fetch: list[str] | None = None,
+        source_file: str | None = None,
     ) -> RunResult:
         """Write the source (and ``files``) and run the compiler (no seccomp: compilers fork).
 
-        ``limits.time_s`` bounds the compiler when the language compiles.
+        ``limits.time_s`` bounds the compiler when the language compiles. ``argv``
+        replaces the language's compile command, ``source_file`` its file name;
+        ``fetch`` names files (the binary) sent back in ``extra["files"]``.
         """
-        files = {**(files or {}), language.source_file: source}
+        files = {**(files or {}), source_file or language.source_file: source}
+        command = argv
         argv = ["/bin/true"]
         if language.compile is not None:
-            argv = list(language.compile)
+            argv = command or list(language.compile)
             limits = Limits(
                 time_s=limits.time_s, memory_mb=2048, output_bytes=64 * 1024, processes=64
             )
-        message = {
+        message: dict[str, Any] = {
             "op": "run",
             "workdir": workdir,
             "limits": limits.to_wire(),
             "files": files,
             "argv": argv,
             "policy": None,
+            "require": list(language.toolchain),
         }
+        if fetch:
+            message["fetch"] = fetch
+            message["fetch_bytes"] = _FETCH_BINARY_BYTES
         result = RunResult.from_wire(self._request(message, limits.time_s))
         if result.status != RunStatus.OK and result.status != RunStatus.SANDBOX_ERROR:
             return RunResult(
@@ -183,6 +199,37 @@ class Sandbox:
                 message=result.message,
             )
         return result
+
+    def interact(
+        self,
+        workdir: str,
+        language: Language,
+        limits: Limits,
+        interactor: dict[str, Any],
+        *,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a program cross-piped with an interactor (``jail/server.py`` ``op_interact``).
+
+        ``interactor``: ``workdir``, ``files``, ``argv``, ``limits`` (wire form) and
+        ``fetch``. The reply holds ``candidate`` and ``interactor`` run results and
+        ``deadlock`` (both sides waited on each other with nothing in flight).
+        """
+        message: dict[str, Any] = {
+            "op": "interact",
+            "workdir": workdir,
+            "limits": limits.to_wire(),
+            "memory_rlimit": language.memory_rlimit,
+            "interactor": interactor,
+        }
+        if language.memory_extra_mb:
+            message["limits"]["memory_extra_mb"] = language.memory_extra_mb
+        if source is not None and language.inline_python:
+            message["inline"] = source
+        else:
+            message["argv"] = language.run_argv(limits.memory_mb)
+        wait = max(limits.time_s, float(interactor["limits"]["time_s"]))
+        return self._request(message, wait)
 
     def call(
         self, workdir: str, source: str, entry_point: str, limits: Limits, **spec: Any
@@ -211,6 +258,13 @@ class Sandbox:
         with contextlib.suppress(SandboxError):  # the jail is gone, and its /tmp with it
             reply = self._request({"op": "cleanup", "workdir": workdir}, 5.0)
             if reply.get("restart"):  # a fresh jail: fresh /tmp and IPC namespace
+                self.client.close()
+
+    def cleanup_dir(self, workdir: str) -> None:
+        """Remove one working directory mid-item (a checker's), leaving the others."""
+        with contextlib.suppress(SandboxError):
+            reply = self._request({"op": "cleanup", "workdir": workdir, "only": True}, 5.0)
+            if reply.get("restart"):
                 self.client.close()
 
     def close(self) -> None:

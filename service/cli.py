@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -149,58 +150,153 @@ def score(
     input: Annotated[
         Path,
         typer.Argument(
-            help="JSONL, one item a line (PROTOCOL.md fields).", exists=True, dir_okay=False
+            help="JSONL, one item a line (PROTOCOL.md fields); with --rescore, a saved "
+            "results file.",
+            exists=True,
+            dir_okay=False,
         ),
     ],
     output: Annotated[Path, typer.Argument(help="JSONL of results, in input order.")],
     verifier: Annotated[
-        str | None, typer.Option(help="Default spec: a name, or JSON for a component or list.")
+        str | None,
+        typer.Option(
+            help="Default spec: a name, or JSON for a component or list. With --rescore it "
+            "replaces every saved spec (to preview another configuration)."
+        ),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [one per CPU].")] = None,
     batch: Annotated[int, typer.Option(help="Items per engine call.", min=1)] = 1024,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            "--rescore",
+            help="INPUT is a saved results file (/score requests with their responses, "
+            "or records): judge it again and report which verdicts changed. OUTPUT gets "
+            "records with the new results.",
+        ),
+    ] = False,
+    with_items: Annotated[
+        bool,
+        typer.Option(
+            "--with-items",
+            help="Write records {item, verifier, result}, which --rescore reads later.",
+        ),
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="With --rescore: also write the report as JSON here.")
+    ] = None,
 ) -> None:
-    """Score a JSONL file offline through the same engine as the server."""
+    """Score a JSONL file offline through the same engine as the server.
+
+    With --rescore, judge a saved results file again with the verifiers installed
+    now and print which verdicts changed, by class and direction.
+    """
+    from referee.service.edge import SpecError, parse_spec
+
+    try:
+        spec = parse_spec(verifier)
+    except SpecError as exc:
+        raise typer.BadParameter(f"--verifier: {exc}") from None
+    if rescore:
+        _rescore(input, output, spec, workers, batch, report)
+        return
+    raw_items = _read_items(input)
+    results = _judge(raw_items, spec, workers, batch, lambda i: f"items.{i}")
+    counts: dict[str, int] = {}
+    with output.open("w", encoding="utf-8") as out:
+        for item, wire in zip(raw_items, results, strict=True):
+            if with_items:
+                out.write(_record_line(item, spec, wire))
+            else:
+                out.write(json.dumps(wire, ensure_ascii=False) + "\n")
+            key = wire["outcome"] or f"error:{(wire['error'] or {}).get('kind', '')}"
+            counts[key] = counts.get(key, 0) + 1
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    typer.echo(f"scored {len(raw_items)} items -> {output} ({summary})", err=True)
+
+
+def _record_line(item: dict[str, Any], spec: Any, wire: dict[str, Any]) -> str:
+    from referee.service.saved import record_line
+
+    return record_line({k: v for k, v in item.items() if v is not None}, spec, wire)
+
+
+def _judge(
+    items: list[dict[str, Any]],
+    spec: Any,
+    workers: int | None,
+    batch: int,
+    where: Callable[[int], str],
+) -> list[dict[str, Any]]:
+    """The wire results of ``items`` (engine inputs' fields) judged by a fresh engine."""
     from tqdm import tqdm
 
     from referee.service.app import build_engine
-    from referee.service.edge import SpecError, parse_spec
     from referee.service.engine import BadRequest, ItemInput
     from referee.service.metrics import Metrics
     from referee.service.settings import Settings
 
     overrides: dict[str, Any] = {"workers": workers} if workers else {}
-    settings = Settings(**overrides)
-    raw_items = _read_items(input)
+    engine = build_engine(Settings(**overrides), Metrics())
+    results: list[dict[str, Any]] = []
     try:
-        spec = parse_spec(verifier)
-    except SpecError as exc:
-        raise typer.BadParameter(f"--verifier: {exc}") from None
-    engine = build_engine(settings, Metrics())
-    counts: dict[str, int] = {}
-    try:
-        with (
-            output.open("w", encoding="utf-8") as out,
-            tqdm(total=len(raw_items), unit="item", file=sys.stderr) as bar,
-        ):
-            for start in range(0, len(raw_items), batch):
-                part = [ItemInput(**it) for it in raw_items[start : start + batch]]
+        with tqdm(total=len(items), unit="item", file=sys.stderr) as bar:
+            for start in range(0, len(items), batch):
+                part = [ItemInput(**it) for it in items[start : start + batch]]
                 try:
-                    results = asyncio.run(engine.score(part, spec))
+                    judged = asyncio.run(engine.score(part, spec))
                 except BadRequest as exc:
                     loc = list(exc.loc)
                     if loc[:1] == ["items"]:
-                        loc[1] = int(loc[1]) + start
-                    typer.echo(f"error at {'.'.join(map(str, loc))}: {exc.message}", err=True)
+                        field = ".".join(map(str, loc[2:]))
+                        at = f"{where(int(loc[1]) + start)}{'.' + field if field else ''}"
+                    else:
+                        at = ".".join(map(str, loc))
+                    typer.echo(f"error at {at}: {exc.message}", err=True)
                     raise typer.Exit(2) from None
-                for r in results:
-                    out.write(json.dumps(r.to_wire(), ensure_ascii=False) + "\n")
-                    key = r.outcome or f"error:{r.error.kind if r.error else ''}"
-                    counts[key] = counts.get(key, 0) + 1
+                results.extend(r.to_wire() for r in judged)
                 bar.update(len(part))
     finally:
         engine.close()
-    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-    typer.echo(f"scored {len(raw_items)} items -> {output} ({summary})", err=True)
+    return results
+
+
+def _rescore(
+    input: Path,
+    output: Path,
+    override: Any,
+    workers: int | None,
+    batch: int,
+    report_path: Path | None,
+) -> None:
+    from referee.service.rescore import compare
+    from referee.service.saved import SavedFileError, read_saved, record_line
+
+    try:
+        records = read_saved(input)
+    except SavedFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    items = []
+    for record in records:
+        fields = record.fields()
+        if override is not None:
+            fields["verifier"] = override
+        elif fields["verifier"] is None:
+            fields["verifier"] = record.verifier
+        items.append(fields)
+    results = _judge(items, None, workers, batch, lambda i: records[i].where)
+    with output.open("w", encoding="utf-8") as out:
+        for record, wire in zip(records, results, strict=True):
+            saved = dict(record.item)
+            if override is not None:  # the spec judged with, as the record's default
+                saved.pop("verifier", None)
+            default = override if override is not None else record.verifier
+            out.write(record_line(saved, default, wire))
+    found = compare(records, results)
+    typer.echo(found.render())
+    if report_path is not None:
+        report_path.write_text(json.dumps(found.to_json(), ensure_ascii=False, indent=1) + "\n")
 
 
 @app.command("verifiers")

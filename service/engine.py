@@ -31,6 +31,7 @@ from referee.verifiers import (
     Verifier,
 )
 from referee.verifiers.compose import Spec, combine, resolve
+from referee.verifiers.provenance import Provenance
 
 __all__ = ["BadRequest", "ComponentResult", "Engine", "ItemInput", "ItemResult"]
 
@@ -68,6 +69,7 @@ class ComponentResult:
     reward: float | None
     outcome: str | None
     details: Mapping[str, Any]
+    verifier: Provenance | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -76,12 +78,17 @@ class ComponentResult:
             "reward": self.reward,
             "outcome": self.outcome,
             "details": dict(self.details),
+            "verifier": None if self.verifier is None else self.verifier.to_wire(),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
-    """The judgement of one item, in the shape of PROTOCOL.md's result object."""
+    """The judgement of one item, in the shape of PROTOCOL.md's result object.
+
+    ``verifier`` is the provenance of a single-verifier spec; for a list, each
+    component states its own and ``verifier`` is None.
+    """
 
     id: str | None
     status: str
@@ -91,6 +98,7 @@ class ItemResult:
     cached: bool
     error: ErrorInfo | None = None
     components: tuple[ComponentResult, ...] | None = None
+    verifier: Provenance | None = None
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -98,6 +106,7 @@ class ItemResult:
             "reward": self.reward,
             "status": self.status,
             "outcome": self.outcome,
+            "verifier": None if self.verifier is None else self.verifier.to_wire(),
         }
         if self.components is not None:
             out["components"] = [c.to_wire() for c in self.components]
@@ -449,6 +458,7 @@ class Engine:
                 None if r.score is None else r.score.reward,
                 None if r.score is None else r.score.outcome.value,
                 {} if r.score is None else r.score.details,
+                c.provenance,
             )
             for c, r in zip(spec.components, results, strict=True)
         )
@@ -458,6 +468,7 @@ class Engine:
             if r.error is not None:
                 self.metrics.errors.labels(r.error.kind).inc()
         scores = [r.score for r in results if r.score is not None]
+        single = None if spec.composite else spec.components[0].provenance
         if len(scores) < len(results):
             error = next(r.error for r in results if r.error is not None)
             return ItemResult(
@@ -469,13 +480,22 @@ class Engine:
                 cached,
                 error,
                 components if spec.composite else None,
+                single,
             )
         reward = combine(spec, scores)
         if spec.composite:
             return ItemResult(
                 item.id, "ok", reward, scores[0].outcome.value, {}, cached, None, components
             )
-        return ItemResult(item.id, "ok", reward, scores[0].outcome.value, scores[0].details, cached)
+        return ItemResult(
+            item.id,
+            "ok",
+            reward,
+            scores[0].outcome.value,
+            scores[0].details,
+            cached,
+            verifier=single,
+        )
 
 
 def _deliverer(

@@ -18,6 +18,7 @@ __all__ = [
     "ScoreRequest",
     "ScoreResponse",
     "VerifierInfo",
+    "VerifierRef",
     "VerifiersResponse",
 ]
 
@@ -59,12 +60,23 @@ class ErrorOut(BaseModel):
     retryable: bool
 
 
+class VerifierRef(BaseModel):
+    """Which verifier gave a verdict: its name, version and a digest of its params."""
+
+    name: str
+    version: str
+    params_digest: str = Field(
+        description="First 16 hex digits of the sha256 of the params as canonical JSON."
+    )
+
+
 class ComponentOut(BaseModel):
     name: str
     weight: float
     reward: float | None
     outcome: str | None
     details: dict[str, Any]
+    verifier: VerifierRef | None = None
 
 
 class ResultOut(BaseModel):
@@ -72,6 +84,10 @@ class ResultOut(BaseModel):
     reward: float | None
     status: Literal["ok", "error"]
     outcome: str | None
+    verifier: VerifierRef | None = Field(
+        None,
+        description="The verifier of a single-verifier spec; for a list, see each component.",
+    )
     components: list[ComponentOut] | None = Field(
         None, description="Present only when the spec was a list of components."
     )

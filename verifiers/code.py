@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from referee import sandbox
 from referee.sandbox import Limits, RunResult, RunStatus, SandboxError, SandboxUnavailable
+from referee.verifiers import _contest, _contest_io
 from referee.verifiers._extract import answer_region
 from referee.verifiers._types import CannotJudge, Context, InvalidReference, Outcome, Score
 from referee.verifiers.registry import Verifier, register
@@ -73,6 +74,24 @@ class CodeSpec:
     time_limit_s: float = 5.0
     memory_limit_mb: int = 512
     scoring: Literal["all", "fraction"] = "all"
+    checker: _contest.Program | None = None
+    interactor: _contest.Program | None = None
+    stop_early: bool = False  # end at the first failing test even when scoring by fraction
+    time_limit_mode: Literal["wall", "cpu"] = "wall"
+    compile_flags: Literal["default", "contest"] = "default"
+    # Per-test (time_limit_s, memory_limit_mb) where the dataset gives them; None: the problem's.
+    test_limits: tuple[tuple[float | None, int | None], ...] = ()
+
+    def limits(self, index: int) -> Limits:
+        """The limits of test ``index``: CPU time (wall twice that + 1 s) in ``cpu`` mode."""
+        time_s, memory = self.time_limit_s, self.memory_limit_mb
+        if index < len(self.test_limits):
+            own_time, own_memory = self.test_limits[index]
+            time_s = own_time if own_time is not None else time_s
+            memory = own_memory if own_memory is not None else memory
+        if self.time_limit_mode == "cpu":
+            return Limits(time_s=2 * time_s + 1.0, memory_mb=memory, cpu_s=time_s)
+        return Limits(time_s=time_s, memory_mb=memory)
 
     @property
     def test_count(self) -> int:
@@ -122,6 +141,7 @@ def parse_reference(reference: Any) -> CodeSpec:
         "memory_limit_mb": memory,
         "scoring": scoring,
     }
+    common.update(_contest_fields(reference))
     forms = [k for k in ("tests", "test_code", "fn_name") if reference.get(k) is not None]
     if len(forms) != 1:
         raise InvalidReference(
@@ -133,15 +153,23 @@ def parse_reference(reference: Any) -> CodeSpec:
         if not isinstance(raw, list) or not 0 < len(raw) <= _MAX_TESTS:
             raise InvalidReference(f"reference.tests must be a list of 1..{_MAX_TESTS} tests")
         tests = []
+        test_limits: list[tuple[float | None, int | None]] = []
         for i, t in enumerate(raw):
             if not isinstance(t, dict):
                 raise InvalidReference(f"reference.tests[{i}] must be an object")
             stdin = t.get("stdin", t.get("input", ""))
             stdout = t.get("stdout", t.get("output"))
+            if stdout is None and common["interactor"] is not None:
+                stdout = ""  # an interactor may judge from the input alone
             if stdout is None:
                 raise InvalidReference(f"reference.tests[{i}] needs 'stdout'")
             tests.append((_text(stdin, f"tests[{i}].stdin"), _text(stdout, f"tests[{i}].stdout")))
-        return CodeSpec(tests=tuple(tests), **common)
+            test_limits.append(_test_limits(t, i))
+        if all(limit == (None, None) for limit in test_limits):
+            test_limits = []
+        return CodeSpec(tests=tuple(tests), test_limits=tuple(test_limits), **common)
+    if common["checker"] is not None or common["interactor"] is not None:
+        raise InvalidReference("reference.checker and reference.interactor need 'tests'")
     if lang.name != "python":
         raise InvalidReference(f"'{forms[0]}' tests are supported for python only")
     if forms[0] == "test_code":
@@ -167,6 +195,50 @@ def parse_reference(reference: Any) -> CodeSpec:
             f"(1..{_MAX_TESTS})"
         )
     return CodeSpec(fn_name=fn_name, inputs=tuple(inputs), outputs=tuple(outputs), **common)
+
+
+def _contest_fields(reference: dict[str, Any]) -> dict[str, Any]:
+    checker = reference.get("checker")
+    interactor = reference.get("interactor")
+    stop_early = reference.get("stop_early", False)
+    mode = reference.get("time_limit_mode", "wall")
+    flags = reference.get("compile_flags", "default")
+    if not isinstance(stop_early, bool):
+        raise InvalidReference("reference.stop_early must be true or false")
+    if mode not in ("wall", "cpu"):
+        raise InvalidReference("reference.time_limit_mode must be 'wall' or 'cpu'")
+    if flags not in ("default", "contest"):
+        raise InvalidReference("reference.compile_flags must be 'default' or 'contest'")
+    return {
+        "checker": None
+        if checker is None
+        else _contest.parse_program(checker, "reference.checker"),
+        "interactor": (
+            None
+            if interactor is None
+            else _contest.parse_program(interactor, "reference.interactor")
+        ),
+        "stop_early": stop_early,
+        "time_limit_mode": mode,
+        "compile_flags": flags,
+    }
+
+
+def _test_limits(test: dict[str, Any], i: int) -> tuple[float | None, int | None]:
+    time_limit, memory = test.get("time_limit_s"), test.get("memory_limit_mb")
+    if time_limit is not None and (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, int | float)
+        or not 0 < time_limit <= 60
+    ):
+        raise InvalidReference(f"reference.tests[{i}].time_limit_s must be a number in (0, 60]")
+    if memory is not None and (
+        isinstance(memory, bool) or not isinstance(memory, int) or not 16 <= memory <= 8192
+    ):
+        raise InvalidReference(
+            f"reference.tests[{i}].memory_limit_mb must be an integer in [16, 8192]"
+        )
+    return (None if time_limit is None else float(time_limit), memory)
 
 
 def check_reference(reference: Any, params: CodeParams) -> None:
@@ -256,6 +328,7 @@ def _final(
     total: int,
     failure: dict[str, Any] | None,
     failure_outcome: Outcome,
+    earned: float | None = None,
 ) -> Score:
     details: dict[str, Any] = {"language": spec.language, "passed": passed, "total": total}
     if failure is not None:
@@ -263,8 +336,11 @@ def _final(
     if passed == total:
         return Score(1.0, Outcome.CORRECT, details)
     if spec.scoring == "fraction":
-        outcome = Outcome.PARTIAL if passed else failure_outcome
-        return Score(passed / total, outcome, details)
+        credit = passed if earned is None else earned
+        if earned is not None:
+            details["earned"] = round(earned, 6)
+        outcome = Outcome.PARTIAL if credit > 0 else failure_outcome
+        return Score(credit / total, outcome, details)
     return Score(0.0, failure_outcome, details)
 
 
@@ -272,10 +348,16 @@ def _run_io_tests(
     box: sandbox.Sandbox, workdir: str, program: str, spec: CodeSpec, params: CodeParams
 ) -> Score:
     lang = _language(spec.language)
-    limits = Limits(time_s=spec.time_limit_s, memory_mb=spec.memory_limit_mb)
     inline = program if lang.inline_python else None
     if not lang.inline_python:
-        compiled = box.compile(workdir, lang, program, Limits(time_s=lang.compile_time_s))
+        contest = lang.contest_compile if spec.compile_flags == "contest" else None
+        compiled = box.compile(
+            workdir,
+            lang,
+            program,
+            Limits(time_s=lang.compile_time_s),
+            argv=list(contest) if contest else None,
+        )
         if compiled.status == RunStatus.SANDBOX_ERROR:
             raise CannotJudge(
                 "sandbox_error", compiled.message or "compile step failed", retryable=True
@@ -283,15 +365,31 @@ def _run_io_tests(
         if compiled.status != RunStatus.OK:
             details = {"status": "compile_error", "stderr": _short(compiled.stderr[-2000:])}
             return _final(spec, 0, len(spec.tests), details, Outcome.COMPILE_ERROR)
+    if spec.interactor is not None:
+        return _contest_io.run_interactive(box, workdir, lang, inline, spec)
+    checker = (
+        _contest.prepare(box, spec.checker, "checker", _contest.CHECKER_ARGS)
+        if spec.checker is not None
+        else None
+    )
     passed = 0
+    earned = 0.0
     failure: dict[str, Any] | None = None
     failure_outcome = Outcome.INCORRECT
     for i, (stdin, expected) in enumerate(spec.tests):
-        result: RunResult = box.run(workdir, lang, limits, stdin=stdin, source=inline)
+        result: RunResult = box.run(workdir, lang, spec.limits(i), stdin=stdin, source=inline)
         if result.status == RunStatus.SANDBOX_ERROR:
             raise CannotJudge("sandbox_error", result.message or "run failed", retryable=True)
-        if result.status == RunStatus.OK and outputs_match(result.stdout, expected, params):
+        verdict: _contest.Verdict | None = None
+        if result.status == RunStatus.OK and checker is not None:
+            verdict = _contest.run_check(box, checker, stdin, result.stdout, expected)
+            earned += verdict.credit
+            if verdict.passed:
+                passed += 1
+                continue
+        elif result.status == RunStatus.OK and outputs_match(result.stdout, expected, params):
             passed += 1
+            earned += 1.0
             continue
         if failure is None:
             failure_outcome = _STATUS_OUTCOME.get(result.status, Outcome.INCORRECT)
@@ -302,11 +400,13 @@ def _run_io_tests(
                 "expected": _short(expected),
                 "got": _short(result.stdout),
             }
+            if verdict is not None:
+                failure["checker"] = {"verdict": verdict.kind, "message": _short(verdict.message)}
             if result.stderr.strip():
                 failure["stderr"] = _short(result.stderr.strip()[-1000:])
-        if spec.scoring == "all" or failure_outcome == Outcome.COMPILE_ERROR:
+        if spec.scoring == "all" or spec.stop_early or failure_outcome == Outcome.COMPILE_ERROR:
             break
-    return _final(spec, passed, len(spec.tests), failure, failure_outcome)
+    return _final(spec, passed, len(spec.tests), failure, failure_outcome, earned)
 
 
 def _run_call_tests(box: sandbox.Sandbox, workdir: str, program: str, spec: CodeSpec) -> Score:
@@ -373,6 +473,8 @@ def grade(extracted: str, reference: Any, params: CodeParams, context: Context) 
         if spec.tests:
             return _run_io_tests(box, workdir, extracted, spec, params)
         return _run_call_tests(box, workdir, extracted, spec)
+    except SandboxUnavailable as exc:  # this server cannot run the language: say so
+        raise CannotJudge("sandbox_unavailable", f"{spec.language}: {exc}") from None
     except SandboxError as exc:
         raise CannotJudge("sandbox_error", str(exc), retryable=True) from None
     finally:
@@ -382,8 +484,14 @@ def grade(extracted: str, reference: Any, params: CodeParams, context: Context) 
 def time_budget(reference: Any, params: CodeParams) -> float:
     """Seconds the tests may take at most: the item's deadline in the engine."""
     spec = parse_reference(reference)
-    compile_s = 30.0 if spec.language == "cpp" else 0.0
-    return compile_s + spec.test_count * (spec.time_limit_s + 0.5) + 5.0
+    lang = sandbox.get_language(spec.language)
+    compile_s = lang.compile_time_s if lang is not None and lang.compile is not None else 0.0
+    per_test = max(spec.limits(i).time_s for i in range(spec.test_count)) + 0.5
+    for program in (spec.checker, spec.interactor):
+        if program is not None:
+            compile_s += 60.0 if program.language == "cpp" else 0.0
+            per_test += program.time_limit_s + 0.5
+    return compile_s + spec.test_count * per_test + 5.0
 
 
 CODE = register(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from referee.verifiers._types import InvalidParams, Score
+from referee.verifiers.provenance import Provenance, provenance
 from referee.verifiers.registry import Verifier, get
 
 __all__ = ["MAX_WEIGHT", "Component", "Spec", "combine", "resolve"]
@@ -22,11 +23,18 @@ MAX_WEIGHT = 1e6  # keeps every weighted sum of rewards finite
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """One verifier of a spec, with its weight and validated params."""
+    """One verifier of a spec, with its weight and validated params.
+
+    ``provenance`` (name, version, params digest) is what its verdicts state.
+    """
 
     verifier: Verifier[Any]
     weight: float
     params: Any
+    provenance: Provenance = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "provenance", provenance(self.verifier, self.params))
 
     @property
     def name(self) -> str:

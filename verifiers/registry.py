@@ -104,10 +104,15 @@ class Verifier(Generic[P]):
                 parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
             raise InvalidParams(f"invalid params for {self.name!r}: {'; '.join(parts)}") from None
 
+    @property
+    def params_adapter(self) -> TypeAdapter[P]:
+        """The pydantic adapter of the params type (validation, JSON forms)."""
+        adapter: TypeAdapter[P] = self._adapter  # type: ignore[attr-defined]
+        return adapter
+
     def params_schema(self) -> dict[str, Any]:
         """JSON schema of the params, for ``GET /verifiers``."""
-        adapter: TypeAdapter[P] = self._adapter  # type: ignore[attr-defined]
-        return adapter.json_schema()
+        return self.params_adapter.json_schema()
 
     def validate_reference(self, reference: Any, params: P) -> None:
         """Raise InvalidReference when the reference cannot be used by this verifier."""

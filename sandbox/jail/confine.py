@@ -160,7 +160,7 @@ def rss_kb() -> int:
 
 def apply_limits(limits: dict[str, Any], memory: str) -> None:
     """rlimits of one run; ``memory`` is ``as`` (address space), ``data`` or ``none``."""
-    cpu = int(limits["time_s"]) + 1
+    cpu = int(limits.get("cpu_s") or limits["time_s"]) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     kind = {"as": resource.RLIMIT_AS, "data": resource.RLIMIT_DATA}.get(memory)
     if kind is not None:

@@ -13,7 +13,8 @@ a run. A zygote found stopped or dead is replaced, and the run during which it
 was harmed fails.
 
 Ops: ``ping``, ``run`` (one process with stdin), ``call`` (a Python function
-called by a harness in a second process: see ``harness.py``), ``cleanup``.
+called by a harness in a second process: see ``harness.py``), ``interact`` (a
+program cross-piped with an interactor), ``cleanup``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ _MEMORY_MARKERS = (
     "JavaScript heap out of memory",
     "Cannot allocate memory",
     "out of memory",
+    "OutOfMemoryError",
+    "cannot allocate memory",
+    "memory allocation of",
 )
 SERVER_PID = os.getpid()
 JAIL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -269,7 +273,9 @@ def _from_zygote(spec: dict[str, Any], rpc: tuple[int, ...]) -> _Child | None:
         while time.monotonic() < deadline:
             reply = _zygote_next(_HEALTH_EVERY_S)
             if reply is not None and "pid" in reply:
-                ZYGOTE["reports"].clear()  # older children's: none can share this pid now
+                # A stale report under this pid is an older child's; others may be awaited
+                # still (an interactor forked just before).
+                ZYGOTE["reports"].pop(int(reply["pid"]), None)
                 return _Child(int(reply["pid"]), ours, int(reply.get("rss_kb", 0)), zygote=True)
             if reply is None and not _zygote_healthy():
                 break
@@ -358,7 +364,8 @@ def _classify(
         out["status"] = "memory_limit"
     elif out["exit_code"] == 0:
         out["status"] = "ok"
-    elif any(marker in stderr[-4000:] for marker in _MEMORY_MARKERS):
+    elif any(marker in stderr[:4000] or marker in stderr[-4000:] for marker in _MEMORY_MARKERS):
+        # Head and tail: Go prints its "out of memory" before every goroutine's stack.
         out["status"] = "memory_limit"
     else:
         out["status"] = "runtime_error"
@@ -368,6 +375,12 @@ def _classify(
 def over_memory(peak_kb: int, inherited_kb: int, limits: dict[str, Any]) -> bool:
     """Its peak RSS passed its limit (and is not just what it inherited at fork)."""
     return peak_kb > int(limits["memory_mb"]) * 1024 and peak_kb > inherited_kb
+
+
+def over_cpu(cpu_s: float, limits: dict[str, Any]) -> bool:
+    """It used more CPU time than its ``cpu_s`` limit (RLIMIT_CPU counts whole seconds)."""
+    limit = limits.get("cpu_s")
+    return limit is not None and cpu_s > float(limit)
 
 
 def spawn_and_watch(
@@ -471,6 +484,7 @@ def _watch(
     text = {fd: bytes(buf[:cap]).decode("utf-8", "replace") for fd, buf in buffers.items()}
     status, cpu, peak = child.ended or (None, 0.0, 0)
     over = over_memory(peak, child.inherited_kb, limits)
+    timed_out = timed_out or over_cpu(cpu, limits)
     result = _classify(status, text[err_r], timed_out, over_output, over)
     result.update(
         stdout=text[out_r],
@@ -528,6 +542,8 @@ def _write_files(workdir: str, files: dict[str, Any]) -> None:
         )
         with open(path, "wb") as f:
             f.write(data)
+        if isinstance(content, dict) and content.get("mode") is not None:
+            os.chmod(path, int(content["mode"]) & 0o700)  # an executable written by the host
 
 
 def _fetch_files(workdir: str, paths: list[str], cap: int) -> dict[str, str]:
@@ -561,6 +577,9 @@ def _compile_error(source: str, filename: str) -> dict[str, Any] | None:
 
 def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     """One process: ``inline`` Python source, or ``argv`` exec'd, with ``stdin``."""
+    missing = [str(p) for p in msg.get("require", ()) if not os.path.exists(str(p))]
+    if missing:  # a toolchain this sandbox lacks: no verdict can be given here
+        return {"status": "unavailable", "message": f"not installed in the sandbox: {missing[0]}"}
     workdir = _workdir(msg["workdir"])
     _write_files(workdir, msg.get("files", {}))
     limits = msg["limits"]
@@ -596,7 +615,8 @@ def op_run(msg: dict[str, Any]) -> dict[str, Any]:
     _check_zygote(result)
     result.pop("side", None)
     if msg.get("fetch"):
-        result["files"] = _fetch_files(workdir, list(msg["fetch"]), int(limits["output_bytes"]))
+        cap = int(msg.get("fetch_bytes") or limits["output_bytes"])
+        result["files"] = _fetch_files(workdir, list(msg["fetch"]), cap)
     return result
 
 
@@ -669,14 +689,253 @@ def op_call(msg: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
+def _start_program(workdir: str, msg: dict[str, Any], limits: dict[str, Any]) -> _Child:
+    """A program as ``op_run`` starts one: ``inline`` Python from the zygote, or ``argv``."""
+    memory = confine.memory_kind(msg.get("memory_rlimit"))
+    if msg.get("inline") is not None:
+        spec = {
+            "mode": "run",
+            "workdir": workdir,
+            "limits": limits,
+            "memory": memory,
+            "filename": "main.py",
+            "source": msg["inline"],
+        }
+        return _python_child(spec)
+    argv = [str(a) for a in msg["argv"]]
+    policy = _filters().get(str(msg.get("policy") or "exec"))
+
+    def start(fds: tuple[int, int, int]) -> None:
+        confine.child_setup(workdir, fds, limits, memory, policy)
+        os.execve(argv[0], argv, confine.ENV)
+
+    return _fork(start)
+
+
+def _cpu_ticks(pid: int) -> tuple[str, int] | None:
+    """(state, user + system clock ticks) of a process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2 :].split()
+    return fields[0], int(fields[11]) + int(fields[12])
+
+
+_RELAY_BUFFER = 1 << 20
+
+
+def _relay(
+    cand: _Child, inter: _Child, limits: tuple[dict[str, Any], dict[str, Any]], idle_s: float
+) -> dict[str, Any]:
+    """Cross-pipe two children through this server until both end; enforce their limits.
+
+    Deadlock: both alive and asleep, nothing in flight, no CPU used, for ``idle_s``.
+    """
+    children = (cand, inter)
+    route = {cand.out_r: inter.in_w, inter.out_r: cand.in_w}
+    pending = {cand.in_w: bytearray(), inter.in_w: bytearray()}
+    writers_open = set(pending)
+    eof_sources: set[int] = set()
+    for fd in pending:
+        os.set_blocking(fd, False)
+    errors = {cand.err_r: bytearray(), inter.err_r: bytearray()}
+    reads = {cand.out_r, inter.out_r, cand.err_r, inter.err_r}
+    relayed = {cand.out_r: 0, inter.out_r: 0}
+    deadlines = [c.started + float(lim["time_s"]) for c, lim in zip(children, limits, strict=True)]
+    caps = [int(lim["output_bytes"]) for lim in limits]
+    timed = [False, False]
+    over = [False, False]
+    deadlock = lost = False
+    moved = True
+    idle_from: float | None = None
+    last_ticks: list[tuple[str, int] | None] = [None, None]
+    next_look = time.monotonic() + _HEALTH_EVERY_S
+
+    def stop(index: int) -> None:
+        nonlocal lost
+        child = children[index]
+        child.kill()
+        try:
+            child.reap()
+        except _ZygoteLost:
+            lost = True
+
+    while any(c.ended is None for c in children) and not lost:
+        now = time.monotonic()
+        for i, child in enumerate(children):
+            if child.ended is None and now >= deadlines[i]:
+                timed[i] = True
+                stop(i)
+        if now >= next_look:
+            next_look = now + _HEALTH_EVERY_S
+            ticks = [_cpu_ticks(c.pid) if c.ended is None else None for c in children]
+            asleep = all(t is not None and t[0] == "S" for t in ticks)
+            quiet = not moved and not any(pending.values()) and ticks == last_ticks
+            if asleep and quiet and cand.ended is None and inter.ended is None:
+                idle_from = idle_from or now
+                if now - idle_from >= idle_s:
+                    deadlock = True
+                    stop(0)
+                    stop(1)
+                    break
+            else:
+                idle_from = None
+            last_ticks, moved = ticks, False
+            if cand.zygote and not _zygote_healthy():
+                lost = True
+                break
+        waiting = [c.exit_fd for c in children if c.ended is None]
+        writable = [fd for fd, buf in pending.items() if buf and fd in writers_open]
+        live = [d for c, d in zip(children, deadlines, strict=True) if c.ended is None]
+        wait = max(0.0, min([next_look, *live]) - time.monotonic())
+        # Back-pressure: a source is not read while its reader is far behind.
+        sources = [fd for fd in reads if fd not in route or len(pending[route[fd]]) < _RELAY_BUFFER]
+        readable, can_write, _ = select.select([*sources, *set(waiting)], writable, [], wait)
+        for fd in can_write:
+            try:
+                sent = os.write(fd, pending[fd][:65536])
+                del pending[fd][:sent]
+                moved = True
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                pending[fd].clear()
+        for fd in readable:
+            if fd in reads:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    reads.discard(fd)
+                    if fd in route:
+                        eof_sources.add(fd)
+                    continue
+                moved = True
+                if fd in errors:
+                    if len(errors[fd]) <= 65536:
+                        errors[fd] += chunk
+                    continue
+                index = 0 if fd == cand.out_r else 1
+                relayed[fd] += len(chunk)
+                if relayed[fd] > caps[index]:
+                    over[index] = True
+                    stop(index)
+                    continue
+                if route[fd] in writers_open:
+                    pending[route[fd]] += chunk
+            elif ZYGOTE.get("sock") is not None and fd == ZYGOTE["sock"].fileno():
+                try:  # one message: both children may be the zygote's
+                    _zygote_next(0)
+                except _ZygoteLost:
+                    lost = True
+            else:
+                for child in children:
+                    if child.ended is None and child.exit_fd == fd:
+                        child.poll()
+        for child in children:  # exit reports read so far, by whoever read them
+            report = ZYGOTE.get("reports", {}).pop(child.pid, None) if child.zygote else None
+            if report is not None and child.ended is None:
+                child.ended = (
+                    int(report["status"]),
+                    float(report["cpu_s"]),
+                    int(report["maxrss_kb"]),
+                )
+        for source in eof_sources:  # the writer ended its output: so does the reader's input
+            target = route[source]
+            if target in writers_open and not pending[target]:
+                writers_open.discard(target)
+                os.close(target)
+    for i in (0, 1):
+        if children[i].ended is None:
+            stop(i)
+    for fd in reads:  # what the two wrote before they ended
+        with contextlib.suppress(OSError):
+            while select.select([fd], [], [], 0)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                if fd in errors and len(errors[fd]) <= 65536:
+                    errors[fd] += chunk
+    results = []
+    for i, child in enumerate(children):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.close()
+        for fd in (child.out_r, child.err_r, *([child.in_w] if child.in_w in writers_open else [])):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        status, cpu, peak = child.ended or (None, 0.0, 0)
+        stderr = bytes(errors[child.err_r][:65536]).decode("utf-8", "replace")
+        timed_out = timed[i] or over_cpu(cpu, limits[i])
+        result = _classify(
+            status, stderr, timed_out, over[i], over_memory(peak, child.inherited_kb, limits[i])
+        )
+        result.update(
+            stdout="",
+            stderr=stderr[-4000:],
+            wall_s=round(time.monotonic() - child.started, 6),
+            cpu_s=round(cpu, 6),
+            peak_memory_kb=peak,
+            relayed_bytes=relayed[child.out_r],
+        )
+        results.append(result)
+    if lost:
+        _stop_zygote()
+        results[0].update(status="runtime_error", message=_HARMED)
+    return {"candidate": results[0], "interactor": results[1], "deadlock": deadlock}
+
+
+def op_interact(msg: dict[str, Any]) -> dict[str, Any]:
+    """A program and an interactor, each one's stdout the other's stdin (testlib's layout).
+
+    The interactor (``msg["interactor"]``: ``workdir``, ``files``, ``argv``,
+    ``limits``, ``fetch``) is exec'd in a directory of its own under the exec
+    filter; the candidate starts as in ``op_run``. Each has its own limits.
+    """
+    workdir = _workdir(msg["workdir"])
+    limits = msg["limits"]
+    if msg.get("inline") is not None:
+        error = _compile_error(msg["inline"], "main.py")
+        if error is not None:
+            return error
+    spec = msg["interactor"]
+    inter_dir = _workdir(spec["workdir"])
+    _write_files(inter_dir, spec.get("files", {}))
+    inter_limits = spec["limits"]
+    inter_msg = {
+        "argv": spec["argv"],
+        "inline": spec.get("inline"),
+        "policy": "exec",
+        "memory_rlimit": "as",
+    }
+    inter = _start_program(inter_dir, inter_msg, inter_limits)
+    try:
+        cand = _start_program(workdir, msg, limits)
+    except BaseException:
+        inter.kill()
+        with contextlib.suppress(_ZygoteLost):
+            inter.reap()
+        raise
+    try:
+        reply = _relay(cand, inter, (limits, inter_limits), float(msg.get("idle_s", 1.0)))
+    finally:
+        _kill_strays()
+    _check_zygote(reply["candidate"])
+    if spec.get("fetch"):
+        reply["files"] = _fetch_files(inter_dir, list(spec["fetch"]), 16 * 1024 * 1024)
+    reply["status"] = "ok"
+    return reply
+
+
 def op_cleanup(msg: dict[str, Any]) -> dict[str, Any]:
     """Remove a working directory; in a jail, everything a run left in /tmp and in IPC.
 
+    With ``only``, just the named directory goes (a checker's, mid-item).
     When something could not be removed, the reply says ``restart``: the jail is
     then replaced (a fresh /tmp and IPC namespace) before the next item.
     """
     problems: list[str] = []
-    if JAILED:  # one item at a time per jail: nothing a run made outlives the item
+    if JAILED and not msg.get("only"):  # one item at a time: nothing a run made outlives it
         roots = [("/tmp", _TMP_MODE[0] if _TMP_MODE else 0o1777)]
         # /dev/shm is read-only under bwrap, a writable tmpfs in a Docker container.
         if os.access("/dev/shm", os.W_OK):
@@ -718,7 +977,13 @@ def op_ping(msg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-OPS = {"ping": op_ping, "run": op_run, "call": op_call, "cleanup": op_cleanup}
+OPS = {
+    "ping": op_ping,
+    "run": op_run,
+    "call": op_call,
+    "cleanup": op_cleanup,
+    "interact": op_interact,
+}
 
 
 def main() -> None:

@@ -140,6 +140,8 @@ def result_to_proto(wire: Mapping[str, Any]) -> pb.Result:
     )
     if wire.get("reward") is not None:
         out.reward = wire["reward"]
+    if wire.get("verifier") is not None:
+        out.verifier.CopyFrom(pb.VerifierRef(**wire["verifier"]))
     for c in wire.get("components") or ():
         component = out.components.add(
             name=c["name"], weight=c["weight"], outcome=c.get("outcome") or ""
@@ -147,6 +149,8 @@ def result_to_proto(wire: Mapping[str, Any]) -> pb.Result:
         if c.get("reward") is not None:
             component.reward = c["reward"]
         component.details.CopyFrom(to_struct(c.get("details") or {}))
+        if c.get("verifier") is not None:
+            component.verifier.CopyFrom(pb.VerifierRef(**c["verifier"]))
     error = wire.get("error")
     if error is not None:
         out.error.CopyFrom(
@@ -162,6 +166,7 @@ def result_from_proto(result: pb.Result) -> dict[str, Any]:
         "reward": result.reward if result.HasField("reward") else None,
         "status": result.status,
         "outcome": result.outcome or None,
+        "verifier": _ref(result.verifier) if result.HasField("verifier") else None,
     }
     if result.components:
         out["components"] = [
@@ -171,6 +176,7 @@ def result_from_proto(result: pb.Result) -> dict[str, Any]:
                 "reward": c.reward if c.HasField("reward") else None,
                 "outcome": c.outcome or None,
                 "details": from_struct(c.details),
+                "verifier": _ref(c.verifier) if c.HasField("verifier") else None,
             }
             for c in result.components
         ]
@@ -186,3 +192,7 @@ def result_from_proto(result: pb.Result) -> dict[str, Any]:
         else None
     )
     return out
+
+
+def _ref(ref: pb.VerifierRef) -> dict[str, str]:
+    return {"name": ref.name, "version": ref.version, "params_digest": ref.params_digest}

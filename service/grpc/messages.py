@@ -18,6 +18,7 @@ from referee.service.edge import EdgeLimits, Kind, Refusal, Refused, check_sizes
 from referee.service.engine import ItemInput, ItemResult
 from referee.service.grpc.convert import from_value
 from referee.service.grpc.v1 import referee_pb2 as pb
+from referee.verifiers.provenance import Provenance
 
 __all__ = ["result_message", "score_inputs"]
 
@@ -67,6 +68,8 @@ def result_message(result: ItemResult) -> pb.Result:
     )
     if result.reward is not None:
         out.reward = result.reward
+    if result.verifier is not None:
+        out.verifier.CopyFrom(_ref(result.verifier))
     if result.details:
         out.details.update(result.details)
     else:
@@ -79,9 +82,17 @@ def result_message(result: ItemResult) -> pb.Result:
             component.details.update(c.details)
         else:
             component.details.SetInParent()
+        if c.verifier is not None:
+            component.verifier.CopyFrom(_ref(c.verifier))
     if result.error is not None:
         error = result.error
         out.error.CopyFrom(
             pb.Error(kind=error.kind, message=error.message, retryable=error.retryable)
         )
     return out
+
+
+def _ref(provenance: Provenance) -> pb.VerifierRef:
+    return pb.VerifierRef(
+        name=provenance.name, version=provenance.version, params_digest=provenance.params_digest
+    )

@@ -8,6 +8,7 @@ Each case once found a defect, since fixed; the test keeps it fixed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -477,3 +478,18 @@ def test_a_stopped_zygote_fails_its_run_and_is_replaced() -> None:
     finally:
         sandbox.close()
     assert not sandbox.alive
+
+
+def test_a_missing_toolchain_is_unavailable_not_a_compile_error(box: Sandbox) -> None:
+    cpp = get_language("cpp")
+    assert cpp is not None
+    lacking = dataclasses.replace(cpp, toolchain=("/usr/bin/no-such-compiler",))
+    workdir = box.client.next_workdir()
+    try:
+        with pytest.raises(SandboxUnavailable, match="/usr/bin/no-such-compiler"):
+            box.compile(workdir, lacking, "int main() {}", Limits(time_s=30))
+        # The jail stays up: the next run is served by the same fork server.
+        assert box.alive
+        assert box.compile(workdir, cpp, "int main() {}", Limits(time_s=30)).status == RunStatus.OK
+    finally:
+        box.cleanup(workdir)

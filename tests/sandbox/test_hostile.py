@@ -513,6 +513,154 @@ RAW = [
 ]
 
 
+# -- C, Java, Go, Rust (toolchains from Debian packages: .ci/system-deps.sh)
+
+
+def _toolchain(lang: str) -> pytest.MarkDecorator:
+    tool = {"c": "gcc", "java": "javac", "go": "go", "rust": "rustc"}[lang]
+    return pytest.mark.skipif(
+        not os.path.exists(f"/usr/bin/{tool}"), reason=f"/usr/bin/{tool} is not installed"
+    )
+
+
+A_PLUS_B = {
+    "c": '#include <stdio.h>\nint main() { long a, b; scanf("%ld %ld", &a, &b); '
+    'printf("%ld\\n", a + b); return 0; }',
+    "java": "import java.util.*;\npublic class Main { public static void main(String[] x) { "
+    "Scanner s = new Scanner(System.in); long a = s.nextLong(), b = s.nextLong(); "
+    "System.out.println(a + b); } }",
+    "go": 'package main\nimport "fmt"\nfunc main() { var a, b int64\n'
+    "fmt.Scan(&a, &b)\nfmt.Println(a + b) }",
+    "rust": "use std::io::*;\nfn main() { let mut s = String::new(); "
+    "stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = "
+    "s.split_whitespace().map(|x| x.parse().unwrap()).collect(); "
+    'println!("{}", v[0] + v[1]); }',
+}
+
+
+def _lang_case(lang: str, source: str, outcome: str, name: str) -> Any:
+    return pytest.param(lang, source, outcome, id=f"{lang}-{name}", marks=_toolchain(lang))
+
+
+LANGUAGE_RAW = [
+    *(_lang_case(lang, src, "correct", "a-plus-b") for lang, src in A_PLUS_B.items()),
+    *(
+        _lang_case(
+            lang, src.replace("a + b", "a - b").replace("v[0] +", "v[0] -"), "incorrect", "wrong"
+        )
+        for lang, src in A_PLUS_B.items()
+    ),
+    _lang_case("c", "int main() { return x; }", "compile_error", "compile-error"),
+    _lang_case(
+        "java",
+        'public class Main { public static void main(String[] a) { int x = "s"; } }',
+        "compile_error",
+        "compile-error",
+    ),
+    _lang_case("go", "package main\nfunc main() { x := }", "compile_error", "compile-error"),
+    _lang_case("rust", 'fn main() { let x: i32 = "s"; }', "compile_error", "compile-error"),
+    # -- C
+    _lang_case("c", "#include <unistd.h>\nint main() { for (;;) fork(); }", "timeout", "fork-bomb"),
+    _lang_case(
+        "c", "int main() { volatile unsigned long x = 0; for (;;) x++; }", "timeout", "loop"
+    ),
+    # malloc fails under the limit; writing through its NULL is the program's crash.
+    _lang_case(
+        "c",
+        "#include <stdlib.h>\n#include <string.h>\n"
+        "int main() { char *p = malloc(1ul << 33); memset(p, 1, 1ul << 33); return p[5]; }",
+        "runtime_error",
+        "alloc-8gib",
+    ),
+    # -- Java: threads allowed, held by the process limit; no exec
+    _lang_case(
+        "java",
+        "public class Main { public static void main(String[] a) { long x = 0; "
+        "while (true) { x++; } } }",
+        "timeout",
+        "loop",
+    ),
+    _lang_case(
+        "java",
+        "import java.util.*;\npublic class Main { public static void main(String[] a) { "
+        "List<long[]> l = new ArrayList<>(); while (true) l.add(new long[1 << 20]); } }",
+        "memory_limit",
+        "alloc-grow",
+    ),
+    _lang_case(
+        "java",
+        "public class Main { public static void main(String[] a) { while (true) { "
+        "new Thread(() -> { try { Thread.sleep(100000); } catch (Exception e) { } }).start(); "
+        "} } }",
+        "timeout",
+        "thread-bomb",
+    ),
+    _lang_case(
+        "java",
+        "public class Main { public static void main(String[] a) throws Exception { "
+        'Process p = new ProcessBuilder("/bin/sh", "-c", "echo 3").start(); '
+        "System.out.print(new String(p.getInputStream().readAllBytes())); } }",
+        "runtime_error",
+        "exec-shell",
+    ),
+    # -- Go: the runtime's threads are allowed, exec is not
+    _lang_case("go", "package main\nfunc main() { x := 0; for { x++ } }", "timeout", "loop"),
+    _lang_case(
+        "go",
+        "package main\nfunc main() { var k [][]byte; for { b := make([]byte, 64<<20); "
+        "for j := range b { b[j] = 1 }; k = append(k, b) } }",
+        "memory_limit",
+        "alloc-grow",
+    ),
+    _lang_case(
+        "go",
+        # 64 goroutines each holding an OS thread: the runtime cannot start the
+        # threads past the process limit and stops with a short goroutine dump.
+        'package main\nimport ("runtime"; "time")\nfunc main() { for i := 0; i < 64; i++ { '
+        "go func() { runtime.LockOSThread(); time.Sleep(time.Hour) }() }\n"
+        "time.Sleep(time.Hour) }",
+        "runtime_error",
+        "thread-bomb",
+    ),
+    _lang_case(
+        "go",
+        'package main\nimport ("fmt"; "os/exec")\nfunc main() { '
+        'out, _ := exec.Command("/bin/sh", "-c", "echo 3").Output(); fmt.Print(string(out)) }',
+        "incorrect",
+        "exec-shell",
+    ),
+    # -- Rust
+    _lang_case(
+        "rust",
+        "fn main() { let mut x: u64 = 1; loop { x = x.wrapping_mul(3); "
+        'if x == 0 { println!("{}", x); } } }',
+        "timeout",
+        "loop",
+    ),
+    _lang_case(
+        "rust",
+        "fn main() { let mut v: Vec<Vec<u8>> = Vec::new(); loop { v.push(vec![1u8; 64 << 20]); } }",
+        "memory_limit",
+        "alloc-grow",
+    ),
+    _lang_case(
+        "rust",
+        "fn main() { loop { std::thread::spawn(|| "
+        "std::thread::sleep(std::time::Duration::from_secs(1000))); } }",
+        "runtime_error",
+        "thread-bomb",
+    ),
+    _lang_case(
+        "rust",
+        'fn main() { let o = std::process::Command::new("/bin/sh").arg("-c").arg("echo 3")'
+        '.output(); if let Ok(o) = o { print!("{}", String::from_utf8_lossy(&o.stdout)); } }',
+        "incorrect",
+        "exec-shell",
+    ),
+]
+RAW += LANGUAGE_RAW
+
+
 @pytest.mark.parametrize(("lang", "source", "outcome"), RAW)
 def test_raw_hostile_program(
     server: Server, client: httpx.Client, lang: str, source: str, outcome: str
@@ -586,11 +734,34 @@ int main() {
 """
 
 
-@pytest.mark.parametrize("lang", ["python", "cpp"])
+CONNECT = {
+    "java": "public class Main { public static void main(String[] a) { try { "
+    'new java.net.Socket("127.0.0.1", PORT).close(); System.out.println("ESCAPED connected"); '
+    '} catch (Exception e) { System.out.println("contained"); } } }',
+    "go": 'package main\nimport ("fmt"; "net"; "time")\nfunc main() { '
+    'c, err := net.DialTimeout("tcp", "127.0.0.1:PORT", time.Second)\n'
+    'if err != nil { fmt.Println("contained"); return }\n'
+    'c.Close(); fmt.Println("ESCAPED connected") }',
+    "rust": 'fn main() { match std::net::TcpStream::connect(("127.0.0.1", PORT)) { '
+    'Ok(_) => println!("ESCAPED connected"), Err(_) => println!("contained") } }',
+}
+
+
+@pytest.mark.parametrize(
+    "lang",
+    [
+        "python",
+        "cpp",
+        *(pytest.param(lang, marks=_toolchain(lang)) for lang in ("java", "go", "rust")),
+    ],
+)
 def test_cannot_connect_to_a_loopback_server(
     server: Server, client: httpx.Client, listener: Listener, lang: str
 ) -> None:
-    if lang == "python":
+    if lang in CONNECT:
+        source = CONNECT[lang].replace("PORT", str(listener.port))
+        hostile = item(source, lang=lang, stdin="", stdout=CONTAINED)
+    elif lang == "python":
         body = f"""
             import socket
             socket.create_connection(("127.0.0.1", {listener.port}), timeout=1).close()
@@ -1095,3 +1266,115 @@ def test_poisoning_the_jail(fresh: Server, tmp_path: Path, attack: str) -> None:
         verdicts = (verdict(first), verdict(second))
         assert [v[:2] for v in verdicts] == [("ok", "correct"), ("ok", victim_outcome)], verdicts
         assert_still_judging(fresh, client, 1)
+
+
+# -- hostile checkers and interactors: the reference's programs are contained like candidates ----
+
+HOSTILE_JUDGE = """
+import os, signal, socket, sys
+leaks = []
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=1).close()
+    leaks.append("connected")
+except OSError:
+    pass
+for path in ("/etc/shadow", "/root/.bashrc", {repo!r} + "/pyproject.toml"):
+    try:
+        open(path).read(1)
+        leaks.append(path)
+    except OSError:
+        pass
+for pid in (1, os.getppid()):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        leaks.append(f"killed {{pid}}")
+    except OSError:
+        pass
+try:
+    open("/usr/planted", "w")
+    leaks.append("wrote /usr")
+except OSError:
+    pass
+try:  # a process left behind, if it can (the exec filter refuses fork)
+    if os.fork() == 0:
+        os.setsid()
+        import time
+        time.sleep(60)
+        os._exit(0)
+except OSError:
+    pass
+if leaks:
+    print("ESCAPED", leaks, file=sys.stderr)
+    sys.exit(0)
+print("wrong answer: contained", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+def contest_item(source: str, **reference: Any) -> dict[str, Any]:
+    return {
+        "response": f"```python\n{textwrap.dedent(source).strip()}\n```",
+        "reference": {"language": "python", "time_limit_s": 2, **reference},
+    }
+
+
+@pytest.mark.parametrize("role", ["checker", "interactor"])
+def test_hostile_checker_or_interactor_is_contained(
+    server: Server, client: httpx.Client, listener: Listener, role: str
+) -> None:
+    judge = {
+        "language": "python",
+        "source": HOSTILE_JUDGE.format(port=listener.port, repo=str(REPO)),
+    }
+    tests = [{"stdin": "1 2\n", "stdout": "3\n"}]
+    (result,) = score(client, contest_item("print(4)", tests=tests, **{role: judge}))
+    assert (result["status"], result["outcome"]) == ("ok", "incorrect"), result
+    said = result["details"]["first_failure"][role]["message"]
+    assert "contained" in said, said
+    assert listener.connections == []
+    assert_still_judging(server, client, SESSION_WORKERS)
+
+
+TAMPERING_CANDIDATE = """
+import os
+ACCEPT = "import sys\\nsys.exit(0)\\n"
+for root, dirs, files in os.walk("/tmp"):
+    for name in ("checker.py", "run_checker.py", "checker"):
+        try:
+            with open(os.path.join(root, name), "w") as f:
+                f.write(ACCEPT)
+        except OSError:
+            pass
+print(4)
+"""
+
+
+def test_a_program_cannot_rewrite_the_checker_of_later_tests(
+    server: Server, client: httpx.Client
+) -> None:
+    checker = {
+        "language": "python",
+        "source": "import sys\nsys.exit(0 if open(sys.argv[2]).read().split() == "
+        "open(sys.argv[3]).read().split() else 1)",
+    }
+    tests = [{"stdin": "1 2\n", "stdout": "3\n"}] * 3
+    reference = {"tests": tests, "checker": checker, "scoring": "fraction"}
+    (result,) = score(client, contest_item(TAMPERING_CANDIDATE, **reference))
+    assert (result["status"], result["outcome"], result["reward"]) == ("ok", "incorrect", 0.0)
+    assert_still_judging(server, client, SESSION_WORKERS)
+
+
+FLOODING_INTERACTOR = """
+import sys
+while True:
+    sys.stdout.write("x" * 65536)
+"""
+
+
+def test_flooding_interactor_is_an_error(server: Server, client: httpx.Client) -> None:
+    interactor = {"language": "python", "source": FLOODING_INTERACTOR}
+    reference = {"tests": [{"stdin": "1\n"}], "interactor": interactor}
+    (result,) = score(client, contest_item("import sys\nsys.stdin.read()", **reference))
+    assert result["status"] == "error", result
+    assert result["error"]["kind"] == "checker_error"
+    assert_still_judging(server, client, SESSION_WORKERS)

@@ -75,6 +75,7 @@ def test_protocol_example(client: httpx.Client) -> None:
     assert first["error"] is None
     assert "components" not in first
     assert isinstance(first["cached"], bool)
+    assert first["verifier"]["name"] == "math" and second["verifier"] is None
 
     assert second["id"] == "q1-s1"
     assert second["reward"] == 0.1

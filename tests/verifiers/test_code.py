@@ -835,7 +835,7 @@ def test_call_based_outcomes() -> None:
     [
         pytest.param("print(3)", id="not-an-object"),
         pytest.param({"tests": SUM_TESTS}, id="missing-language"),
-        pytest.param({"language": "rust", "tests": SUM_TESTS}, id="unknown-language"),
+        pytest.param({"language": "cobol", "tests": SUM_TESTS}, id="unknown-language"),
         pytest.param({"language": 3, "tests": SUM_TESTS}, id="language-not-a-string"),
         pytest.param({"language": "python"}, id="no-test-form"),
         pytest.param(

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18referee/v1/referee.proto\x12\nreferee.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xbf\x01\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08response\x18\x02 \x01(\t\x12)\n\treference\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12(\n\x08verifier\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0e\n\x06prompt\x18\x05 \x01(\t\x12\x1e\n\x11\x63ompletion_tokens\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_completion_tokens\"m\n\x0cScoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08verifier\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1f\n\x05items\x18\x03 \x03(\x0b\x32\x10.referee.v1.Item\"\x84\x01\n\tComponent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x13\n\x06reward\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12(\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\t\n\x07_reward\"9\n\x05\x45rror\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xdc\x01\n\x06Result\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x13\n\x06reward\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12)\n\ncomponents\x18\x05 \x03(\x0b\x32\x15.referee.v1.Component\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63\x61\x63hed\x18\x07 \x01(\x08\x12 \n\x05\x65rror\x18\x08 \x01(\x0b\x32\x11.referee.v1.ErrorB\t\n\x07_reward\"4\n\rScoreResponse\x12#\n\x07results\x18\x01 \x03(\x0b\x32\x12.referee.v1.Result\"W\n\x0eStreamedResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.referee.v1.Result\"\x16\n\x14ListVerifiersRequest\"]\n\x0cVerifierInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"D\n\x15ListVerifiersResponse\x12+\n\tverifiers\x18\x01 \x03(\x0b\x32\x18.referee.v1.VerifierInfo2\xe6\x01\n\x07Referee\x12<\n\x05Score\x12\x18.referee.v1.ScoreRequest\x1a\x19.referee.v1.ScoreResponse\x12G\n\x0bScoreStream\x12\x18.referee.v1.ScoreRequest\x1a\x1a.referee.v1.StreamedResult(\x01\x30\x01\x12T\n\rListVerifiers\x12 .referee.v1.ListVerifiersRequest\x1a!.referee.v1.ListVerifiersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18referee/v1/referee.proto\x12\nreferee.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xbf\x01\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08response\x18\x02 \x01(\t\x12)\n\treference\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12(\n\x08verifier\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0e\n\x06prompt\x18\x05 \x01(\t\x12\x1e\n\x11\x63ompletion_tokens\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_completion_tokens\"m\n\x0cScoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08verifier\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1f\n\x05items\x18\x03 \x03(\x0b\x32\x10.referee.v1.Item\"C\n\x0bVerifierRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x15\n\rparams_digest\x18\x03 \x01(\t\"\xaf\x01\n\tComponent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x13\n\x06reward\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12(\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08verifier\x18\x06 \x01(\x0b\x32\x17.referee.v1.VerifierRefB\t\n\x07_reward\"9\n\x05\x45rror\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\x87\x02\n\x06Result\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x13\n\x06reward\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12)\n\ncomponents\x18\x05 \x03(\x0b\x32\x15.referee.v1.Component\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63\x61\x63hed\x18\x07 \x01(\x08\x12 \n\x05\x65rror\x18\x08 \x01(\x0b\x32\x11.referee.v1.Error\x12)\n\x08verifier\x18\t \x01(\x0b\x32\x17.referee.v1.VerifierRefB\t\n\x07_reward\"4\n\rScoreResponse\x12#\n\x07results\x18\x01 \x03(\x0b\x32\x12.referee.v1.Result\"W\n\x0eStreamedResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.referee.v1.Result\"\x16\n\x14ListVerifiersRequest\"]\n\x0cVerifierInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"D\n\x15ListVerifiersResponse\x12+\n\tverifiers\x18\x01 \x03(\x0b\x32\x18.referee.v1.VerifierInfo2\xe6\x01\n\x07Referee\x12<\n\x05Score\x12\x18.referee.v1.ScoreRequest\x1a\x19.referee.v1.ScoreResponse\x12G\n\x0bScoreStream\x12\x18.referee.v1.ScoreRequest\x1a\x1a.referee.v1.StreamedResult(\x01\x30\x01\x12T\n\rListVerifiers\x12 .referee.v1.ListVerifiersRequest\x1a!.referee.v1.ListVerifiersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,22 +36,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ITEM']._serialized_end=262
   _globals['_SCOREREQUEST']._serialized_start=264
   _globals['_SCOREREQUEST']._serialized_end=373
-  _globals['_COMPONENT']._serialized_start=376
-  _globals['_COMPONENT']._serialized_end=508
-  _globals['_ERROR']._serialized_start=510
-  _globals['_ERROR']._serialized_end=567
-  _globals['_RESULT']._serialized_start=570
-  _globals['_RESULT']._serialized_end=790
-  _globals['_SCORERESPONSE']._serialized_start=792
-  _globals['_SCORERESPONSE']._serialized_end=844
-  _globals['_STREAMEDRESULT']._serialized_start=846
-  _globals['_STREAMEDRESULT']._serialized_end=933
-  _globals['_LISTVERIFIERSREQUEST']._serialized_start=935
-  _globals['_LISTVERIFIERSREQUEST']._serialized_end=957
-  _globals['_VERIFIERINFO']._serialized_start=959
-  _globals['_VERIFIERINFO']._serialized_end=1052
-  _globals['_LISTVERIFIERSRESPONSE']._serialized_start=1054
-  _globals['_LISTVERIFIERSRESPONSE']._serialized_end=1122
-  _globals['_REFEREE']._serialized_start=1125
-  _globals['_REFEREE']._serialized_end=1355
+  _globals['_VERIFIERREF']._serialized_start=375
+  _globals['_VERIFIERREF']._serialized_end=442
+  _globals['_COMPONENT']._serialized_start=445
+  _globals['_COMPONENT']._serialized_end=620
+  _globals['_ERROR']._serialized_start=622
+  _globals['_ERROR']._serialized_end=679
+  _globals['_RESULT']._serialized_start=682
+  _globals['_RESULT']._serialized_end=945
+  _globals['_SCORERESPONSE']._serialized_start=947
+  _globals['_SCORERESPONSE']._serialized_end=999
+  _globals['_STREAMEDRESULT']._serialized_start=1001
+  _globals['_STREAMEDRESULT']._serialized_end=1088
+  _globals['_LISTVERIFIERSREQUEST']._serialized_start=1090
+  _globals['_LISTVERIFIERSREQUEST']._serialized_end=1112
+  _globals['_VERIFIERINFO']._serialized_start=1114
+  _globals['_VERIFIERINFO']._serialized_end=1207
+  _globals['_LISTVERIFIERSRESPONSE']._serialized_start=1209
+  _globals['_LISTVERIFIERSRESPONSE']._serialized_end=1277
+  _globals['_REFEREE']._serialized_start=1280
+  _globals['_REFEREE']._serialized_end=1510
 # @@protoc_insertion_point(module_scope)

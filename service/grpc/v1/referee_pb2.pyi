@@ -92,6 +92,33 @@ class ScoreRequest(_message.Message):
 Global___ScoreRequest: _TypeAlias = ScoreRequest  # noqa: Y015
 
 @_typing.final
+class VerifierRef(_message.Message):
+    """Which verifier gave a verdict: name, version, digest of its params."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PARAMS_DIGEST_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    params_digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        params_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "params_digest", b"params_digest", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifierRef: _TypeAlias = VerifierRef  # noqa: Y015
+
+@_typing.final
 class Component(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -100,12 +127,15 @@ class Component(_message.Message):
     REWARD_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
+    VERIFIER_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     weight: _builtins.float
     reward: _builtins.float
     outcome: _builtins.str
     @_builtins.property
     def details(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def verifier(self) -> Global___VerifierRef: ...
     def __init__(
         self,
         *,
@@ -114,10 +144,11 @@ class Component(_message.Message):
         reward: _builtins.float | None = ...,
         outcome: _builtins.str = ...,
         details: _struct_pb2.Struct | None = ...,
+        verifier: Global___VerifierRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "details", b"details", "reward", b"reward"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "details", b"details", "reward", b"reward", "verifier", b"verifier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "details", b"details", "name", b"name", "outcome", b"outcome", "reward", b"reward", "weight", b"weight"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "details", b"details", "name", b"name", "outcome", b"outcome", "reward", b"reward", "verifier", b"verifier", "weight", b"weight"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__reward: _TypeAlias = _typing.Literal["reward"]  # noqa: Y015
     _WhichOneofArgType__reward: _TypeAlias = _typing.Literal["_reward", b"_reward"]  # noqa: Y015
@@ -162,6 +193,7 @@ class Result(_message.Message):
     DETAILS_FIELD_NUMBER: _builtins.int
     CACHED_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    VERIFIER_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     status: _builtins.str
     """"ok" | "error" """
@@ -175,6 +207,10 @@ class Result(_message.Message):
     def details(self) -> _struct_pb2.Struct: ...
     @_builtins.property
     def error(self) -> Global___Error: ...
+    @_builtins.property
+    def verifier(self) -> Global___VerifierRef:
+        """single-verifier spec; else per component"""
+
     def __init__(
         self,
         *,
@@ -186,10 +222,11 @@ class Result(_message.Message):
         details: _struct_pb2.Struct | None = ...,
         cached: _builtins.bool = ...,
         error: Global___Error | None = ...,
+        verifier: Global___VerifierRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "details", b"details", "error", b"error", "reward", b"reward"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "details", b"details", "error", b"error", "reward", b"reward", "verifier", b"verifier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "cached", b"cached", "components", b"components", "details", b"details", "error", b"error", "id", b"id", "outcome", b"outcome", "reward", b"reward", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reward", b"_reward", "cached", b"cached", "components", b"components", "details", b"details", "error", b"error", "id", b"id", "outcome", b"outcome", "reward", b"reward", "status", b"status", "verifier", b"verifier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__reward: _TypeAlias = _typing.Literal["reward"]  # noqa: Y015
     _WhichOneofArgType__reward: _TypeAlias = _typing.Literal["_reward", b"_reward"]  # noqa: Y015

@@ -20,6 +20,7 @@ from referee.service.engine import ComponentResult, ItemResult
 from referee.service.grpc import convert
 from referee.service.grpc.messages import result_message, score_inputs
 from referee.service.schemas import ScoreRequest
+from referee.verifiers.provenance import Provenance
 
 LIMITS = EdgeLimits(
     max_batch_items=4,
@@ -107,6 +108,15 @@ def test_both_paths_refuse_naming_the_field(body: dict[str, Any], kind: Kind, wh
 
 RESULTS = [
     ItemResult("r-1", "ok", 1.0, "correct", {"extracted": "2", "n": 3, "x": [1, None]}, False),
+    ItemResult(
+        "r-p",
+        "ok",
+        0.0,
+        "incorrect",
+        {},
+        False,
+        verifier=Provenance("math", "3", "0123456789abcdef"),
+    ),
     ItemResult(None, "ok", 0.0, "incorrect", {}, True),
     ItemResult(
         "r-3",
@@ -125,7 +135,9 @@ RESULTS = [
         {"nested": {"a": {"b": 1.5}}},
         False,
         components=(
-            ComponentResult("math", 0.5, 1.0, "correct", {"extracted": "7"}),
+            ComponentResult(
+                "math", 0.5, 1.0, "correct", {"extracted": "7"}, Provenance("math", "3", "ab" * 8)
+            ),
             ComponentResult("think_format", 0.5, None, None, {}),
         ),
     ),
