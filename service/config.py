@@ -43,6 +43,7 @@ def redis_config(settings: Settings) -> RedisConfig:
         prefix=settings.redis_prefix,
         request_timeout_s=settings.request_timeout_s,
         cache_ttl_s=settings.redis_cache_ttl_s,
+        chunk_items=settings.chunk_size,
     )
 
 
