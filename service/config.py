@@ -31,6 +31,7 @@ def pool_config(settings: Settings) -> PoolConfig:
         sandbox=settings.sandbox,
         sandbox_uid_base=settings.sandbox_uid_base,
         second_opinion_rate=settings.second_opinion_rate,
+        coalesce_items=settings.chunk_size,
     )
 
 
