@@ -39,7 +39,7 @@ from typing import Any
 from referee.service.dispatch._codec import WireError, decode_tasks, encode_task, join_encoded
 from referee.service.dispatch._task import Task
 
-__all__ = ["FINISH", "SUBMIT", "BadEntry", "Keys", "TaskEntry", "TaskItem"]
+__all__ = ["FINISH_WAITERS", "RELEASE", "SUBMIT", "BadEntry", "Keys", "TaskEntry", "TaskItem"]
 
 _TIDS = re.compile(r"[0-9a-f]{1,16}(?:,[0-9a-f]{1,16}){0,9999}")
 _REPLICA = re.compile(r"[0-9a-f]{1,64}")
@@ -185,92 +185,71 @@ def _text(value: Any) -> str:
         return ""
 
 
-# Submit a chunk of tasks as one entry. KEYS: tasks, then per task: cache, inflight,
-# waiters. ARGV: deadline, reply stream, request id, inflight ttl s, handbacks, slack s,
-# fresh ('1': a cached value was unreadable: delete it rather than read it), then per
-# task: tid, key hex ('' = no cache and no de-duplication), encoded task.
-# Returns one reply per task: the cached value on a cache hit, 2 when an identical task
-# is queued with a deadline no more than `slack` earlier than ours (we wait for its
-# result: should it expire unjudged, we get its deadline error that much early), 0 when
-# it goes into this chunk's entry (added only if some task does).
+# Claim a chunk's cacheable tasks before the chunk's entry is added (by the replica,
+# with XADD, right after this script in the same connection; payloads never pass
+# through Lua, which would cost redis-server far more per byte than XADD does).
+# KEYS: per task: cache, inflight, waiters. ARGV: deadline, reply stream, inflight ttl
+# s, slack s, fresh ('1': a cached value was unreadable: delete it rather than read
+# it), then per task its tid. Returns one reply per task: the cached value on a cache
+# hit, 2 when an identical task is queued with a deadline no more than `slack` earlier
+# than ours (we wait for its result: should it expire unjudged, we get its deadline
+# error that much early), 0 when it is ours to queue (marked in flight).
 SUBMIT = """
-local out, tids, ks, ps = {}, {}, {}, {}
-local n = (#ARGV - 7) / 3
-for i = 1, n do
-  local tid, key, task = ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i]
-  local cache, inflight, waiters = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
-  local state = 0
-  if key ~= '' then
-    local hit = false
-    if ARGV[7] == '1' then
-      redis.call('DEL', cache)
+local out = {}
+for i = 1, #KEYS / 3 do
+  local cache, inflight, waiters = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local hit = false
+  if ARGV[5] == '1' then
+    redis.call('DEL', cache)
+  else
+    hit = redis.call('GET', cache)
+  end
+  if hit then
+    out[i] = hit
+  else
+    local owner = redis.call('GET', inflight)
+    if owner and tonumber(owner) >= tonumber(ARGV[1]) - tonumber(ARGV[4]) then
+      redis.call('RPUSH', waiters, ARGV[2] .. '\\n' .. ARGV[5 + i])
+      redis.call('EXPIRE', waiters, ARGV[3])
+      out[i] = 2
     else
-      hit = redis.call('GET', cache)
-    end
-    if hit then
-      state = hit
-    else
-      local owner = redis.call('GET', inflight)
-      if owner and tonumber(owner) >= tonumber(ARGV[1]) - tonumber(ARGV[6]) then
-        redis.call('RPUSH', waiters, ARGV[2] .. '\\n' .. tid)
-        redis.call('EXPIRE', waiters, ARGV[4])
-        state = 2
-      else
-        redis.call('SET', inflight, ARGV[1], 'EX', ARGV[4])
-      end
+      redis.call('SET', inflight, ARGV[1], 'EX', ARGV[3])
+      out[i] = 0
     end
   end
-  out[i] = state
-  if state == 0 then
-    tids[#tids + 1] = tid
-    ks[#ks + 1] = key
-    ps[#ps + 1] = task
-  end
-end
-if #tids > 0 then
-  redis.call('XADD', KEYS[1], '*', 'd', ARGV[1], 'rp', ARGV[2], 't', table.concat(tids, ','),
-             'p', '[' .. table.concat(ps, ',') .. ']', 'rid', ARGV[3],
-             'k', table.concat(ks, ','), 'h', ARGV[5])
 end
 return out
 """
 
-# Finish a chunk: answer its replica in one entry and every waiter, fill the cache, ack
-# and delete the entry. Idempotent: a late duplicate re-sends equal results nobody waits
-# for. KEYS: tasks, reply stream, stats, then per task: cache, inflight, waiters.
-# ARGV: group, entry id, cache ttl s, reply ttl s, then per task: tid, key hex
-# ('' = none), cacheable '1'/'0', encoded result.
-FINISH = """
-local tids, rs = {}, {}
-local n = (#ARGV - 4) / 4
-for i = 1, n do
-  local key, cacheable, result = ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[4 + 4 * i]
-  tids[i] = ARGV[1 + 4 * i]
-  rs[i] = result
-  if key ~= '' then
-    local cache, inflight, waiters = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-    if cacheable == '1' then redis.call('SET', cache, result, 'EX', ARGV[3]) end
-    local ws = redis.call('LRANGE', waiters, 0, -1)
-    if #ws > 0 then
-      redis.call('DEL', inflight, waiters)
-      for _, w in ipairs(ws) do
-        local nl = string.find(w, '\\n', 1, true)
-        local stream = string.sub(w, 1, nl - 1)
-        redis.call('XADD', stream, '*', 't', string.sub(w, nl + 1), 'r', '[' .. result .. ']')
-        redis.call('EXPIRE', stream, ARGV[4])
-      end
-    else
-      redis.call('DEL', inflight)
-    end
+# Release a judged chunk's cacheable tasks (the worker has already filled the cache
+# and answered its replica with XADD, in the same pipeline, before this). KEYS: per
+# task: inflight, waiters. Returns the 1-based indices of tasks that have waiters:
+# those keep their marks until FINISH_WAITERS answers them; the others are released.
+RELEASE = """
+local waited = {}
+for i = 1, #KEYS / 2 do
+  if redis.call('LLEN', KEYS[2 * i]) > 0 then
+    waited[#waited + 1] = i
+  else
+    redis.call('DEL', KEYS[2 * i - 1])
   end
 end
-if n > 0 then
-  redis.call('XADD', KEYS[2], '*', 't', table.concat(tids, ','),
-             'r', '[' .. table.concat(rs, ',') .. ']')
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+return waited
+"""
+
+# Answer the replicas waiting for some tasks of a chunk, and release those tasks.
+# KEYS: per task: inflight, waiters. ARGV: reply ttl s, then per task its encoded
+# result. Only tasks with waiters come here (rare: identical tasks in flight at once).
+FINISH_WAITERS = """
+for i = 1, #KEYS / 2 do
+  local ws = redis.call('LRANGE', KEYS[2 * i], 0, -1)
+  redis.call('DEL', KEYS[2 * i - 1], KEYS[2 * i])
+  for _, w in ipairs(ws) do
+    local nl = string.find(w, '\\n', 1, true)
+    local stream = string.sub(w, 1, nl - 1)
+    redis.call('XADD', stream, '*', 't', string.sub(w, nl + 1), 'r', '[' .. ARGV[1 + i] .. ']')
+    redis.call('EXPIRE', stream, ARGV[1])
+  end
 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'done', n)
 return 1
 """

@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,7 +42,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from referee.service.cache import cache_key
-from referee.service.dispatch._codec import WireError, decode_result, decode_results, encode_task
+from referee.service.dispatch._codec import (
+    WireError,
+    decode_result,
+    decode_results,
+    encode_task,
+    join_encoded,
+)
 from referee.service.dispatch._redis_wire import SUBMIT, Keys
 from referee.service.dispatch._task import Task, TaskResult
 from referee.service.dispatch.base import Capacity, Entry
@@ -229,64 +235,92 @@ class RedisDispatcher:
             entry.deliver(result)
 
     async def _send(self, r: aioredis.Redis, script: Any) -> None:
+        """Queue the outbox: claim cacheable tasks (one script per chunk), then XADD.
+
+        Two pipelined rounds: the claim script answers cache hits and identical tasks
+        already in flight, and marks the rest in flight; the chunk entries then carry
+        only the tasks left. Task payloads go straight to XADD, never through Lua.
+        """
         assert self._outbox is not None
         while True:
             batch = [await self._outbox.get()]
             while not self._outbox.empty() and len(batch) < 256:
                 batch.append(self._outbox.get_nowait())
-            sent: list[tuple[list[tuple[str, Entry]], str, float]] = []
+            chunks: list[_Chunk] = []
+            for group, rid, deadline, fresh in self._chunks(batch):
+                chunk = _Chunk(rid, deadline, fresh)
+                for entry in group:
+                    try:
+                        encoded = encode_task(entry.task)
+                    except WireError as exc:
+                        entry.deliver(_unsendable(exc))
+                        continue
+                    tid = format(next(self._tids), "x")
+                    self._pending[tid] = entry
+                    chunk.items.append((tid, self._key_of(entry.task), encoded))
+                if chunk.items:
+                    chunks.append(chunk)
             try:
+                claimed = [c for c in chunks if any(key for _, key, _ in c.items)]
+                if claimed:
+                    async with r.pipeline(transaction=False) as pipe:
+                        for c in claimed:
+                            await self._claim(script, pipe, c)
+                        replies = await pipe.execute()
+                    for c, reply in zip(claimed, replies, strict=True):
+                        self._claimed(c, reply)
                 async with r.pipeline(transaction=False) as pipe:
-                    for group, rid, deadline, fresh in self._chunks(batch):
-                        items: list[tuple[str, Entry]] = []
-                        keys, args = [self.keys.tasks], []
-                        for entry in group:
-                            tid = format(next(self._tids), "x")
-                            try:
-                                encoded = encode_task(entry.task)
-                            except WireError as exc:
-                                entry.deliver(_unsendable(exc))
-                                continue
-                            key = self._key_of(entry.task)
-                            k = self.keys
-                            keys += [
-                                k.cache(key or "-"),
-                                k.inflight(key or "-"),
-                                k.waiters(key or "-"),
-                            ]
-                            args += [tid, key, encoded]
-                            self._pending[tid] = entry
-                            items.append((tid, entry))
-                        if not items:
-                            continue
-                        ttl = max(1, int(deadline - time.time()) + 5)
-                        slack = min(30.0, self.config.request_timeout_s / 10)
-                        head = [
-                            repr(deadline),
-                            self.reply_key,
-                            rid,
-                            ttl,
-                            0,
-                            slack,
-                            "1" if fresh else "0",
-                        ]
-                        sent.append((items, rid, deadline))
-                        await script(keys=keys, args=head + args, client=pipe)
-                    replies = await pipe.execute() if sent else []
+                    for c in chunks:
+                        if c.items:
+                            pipe.xadd(self.keys.tasks, self._entry_fields(c))
+                    if len(pipe):
+                        await pipe.execute()
             except RedisError as exc:
-                for items, _, _ in sent:
-                    for tid, _entry in items:
+                for c in chunks:
+                    for tid, _, _ in c.items:
                         entry_or_none = self._pending.pop(tid, None)
                         if entry_or_none is not None:
                             entry_or_none.deliver(_unavailable())
                 self._disconnected(exc)
-                continue
-            for (items, rid, deadline), reply in zip(sent, replies, strict=True):
-                for (tid, _entry), state in zip(items, reply, strict=True):
-                    if isinstance(state, bytes):  # a cache hit
-                        entry_or_none = self._pending.pop(tid, None)
-                        if entry_or_none is not None:
-                            self._cache_hit(entry_or_none, state, rid, deadline)
+
+    async def _claim(self, script: Any, pipe: Any, chunk: _Chunk) -> None:
+        k = self.keys
+        keys: list[str] = []
+        tids: list[str] = []
+        for tid, key, _ in chunk.items:
+            if key:
+                keys += [k.cache(key), k.inflight(key), k.waiters(key)]
+                tids.append(tid)
+        ttl = max(1, int(chunk.deadline - time.time()) + 5)
+        slack = min(30.0, self.config.request_timeout_s / 10)
+        head = [repr(chunk.deadline), self.reply_key, ttl, slack, "1" if chunk.fresh else "0"]
+        await script(keys=keys, args=head + tids, client=pipe)
+
+    def _claimed(self, chunk: _Chunk, states: list[Any]) -> None:
+        """Answer the cache hits, leave waiters to their owner, keep the rest to queue."""
+        keyed = iter(states)
+        left = []
+        for tid, key, encoded in chunk.items:
+            state = next(keyed) if key else 0
+            if isinstance(state, bytes):  # a cache hit
+                entry = self._pending.pop(tid, None)
+                if entry is not None:
+                    self._cache_hit(entry, state, chunk.rid, chunk.deadline)
+            elif int(state) == 0:
+                left.append((tid, key, encoded))
+            # else 2: an identical task is queued; its result comes to us too
+        chunk.items = left
+
+    def _entry_fields(self, chunk: _Chunk) -> dict[Any, Any]:
+        return {
+            "d": repr(chunk.deadline),
+            "rp": self.reply_key,
+            "t": ",".join(tid for tid, _, _ in chunk.items),
+            "p": join_encoded([encoded for _, _, encoded in chunk.items]),
+            "rid": chunk.rid,
+            "k": ",".join(key for _, key, _ in chunk.items),
+            "h": "0",
+        }
 
     def _chunks(
         self, batch: list[tuple[list[Entry], str, float, bool]]
@@ -430,6 +464,16 @@ class RedisDispatcher:
         """Forget tasks whose caller stopped waiting (deadline passed, request gone)."""
         for tid in [t for t, e in self._pending.items() if e.is_cancelled()]:
             self._pending.pop(tid, None)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Tasks on their way into one entry: (tid, cache key or '', encoded task)."""
+
+    rid: str
+    deadline: float
+    fresh: bool
+    items: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
 def _unsendable(exc: WireError) -> TaskResult:

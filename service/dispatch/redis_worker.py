@@ -45,8 +45,15 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from referee.service.cache import is_cacheable
-from referee.service.dispatch._codec import WireError, encode_result
-from referee.service.dispatch._redis_wire import FINISH, BadEntry, Keys, TaskEntry, TaskItem
+from referee.service.dispatch._codec import WireError, encode_result, join_encoded
+from referee.service.dispatch._redis_wire import (
+    FINISH_WAITERS,
+    RELEASE,
+    BadEntry,
+    Keys,
+    TaskEntry,
+    TaskItem,
+)
 from referee.service.dispatch._task import Task, TaskResult
 from referee.service.dispatch.base import Entry
 from referee.service.dispatch.pool import WorkerPool
@@ -119,7 +126,8 @@ class RedisWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         r = connect(self.options.url, block_s=1.0)
-        finish = r.register_script(FINISH)
+        release = r.register_script(RELEASE)
+        answer_waiters = r.register_script(FINISH_WAITERS)
         beat = r.register_script(_HEARTBEAT)
         loops = [
             asyncio.create_task(self._fetch(r)),
@@ -128,7 +136,7 @@ class RedisWorker:
             asyncio.create_task(self._expire()),
             asyncio.create_task(self._split(r)),
         ]
-        writer = asyncio.create_task(self._write(r, finish))
+        writer = asyncio.create_task(self._write(r, release, answer_waiters))
         log.info(
             "worker %s serving %s with %d processes",
             self.consumer,
@@ -436,17 +444,14 @@ class RedisWorker:
         if result.error is not None:
             self.metrics.errors.labels(result.error.kind).inc()
 
-    async def _write(self, r: aioredis.Redis, finish: Any) -> None:
+    async def _write(self, r: aioredis.Redis, release: Any, waiters: Any) -> None:
         while True:
             batch = [await self._results.get()]
             while not self._results.empty() and len(batch) < 64:
                 batch.append(self._results.get_nowait())
             while True:
                 try:
-                    async with r.pipeline(transaction=False) as pipe:
-                        for entry, data in batch:
-                            await self._finish_call(finish, pipe, entry, data)
-                        await pipe.execute()
+                    await self._finish(r, release, waiters, batch)
                     break
                 except (RedisError, OSError) as exc:
                     log.warning("could not write %d results (%s); retrying", len(batch), exc)
@@ -458,21 +463,67 @@ class RedisWorker:
             self.metrics.inflight.set(len(self._held))
             self._room.set()
 
-    async def _finish_call(
-        self, finish: Any, pipe: Any, entry: TaskEntry, data: list[tuple[bytes, bool]]
+    async def _finish(
+        self,
+        r: aioredis.Redis,
+        release: Any,
+        waiters: Any,
+        batch: list[tuple[TaskEntry, list[tuple[bytes, bool]]]],
     ) -> None:
+        """Answer finished chunks: fill the cache, one reply entry per chunk, ack, delete.
+
+        Payloads go to SET and XADD, never through Lua (what costs redis-server most
+        per byte). Tasks that other replicas wait for (identical tasks in flight at
+        once: rare) are answered in a second round; a worker that dies between the
+        two leaves those waiters to their deadline.
+        """
         k = self.keys
-        if not entry.reply:  # a malformed entry with nowhere to answer
-            pipe.xack(k.tasks, k.group, entry.id)
-            pipe.xdel(k.tasks, entry.id)
+        released: list[tuple[int, TaskEntry, list[tuple[bytes, bool]], list[int]]] = []
+        async with r.pipeline(transaction=False) as pipe:
+            for entry, data in batch:
+                if not entry.reply:  # a malformed entry with nowhere to answer
+                    pipe.xack(k.tasks, k.group, entry.id)
+                    pipe.xdel(k.tasks, entry.id)
+                    continue
+                keyed = [i for i, item in enumerate(entry.items) if item.key]
+                for i in keyed:
+                    encoded, cacheable = data[i]
+                    if cacheable:
+                        pipe.set(k.cache(entry.items[i].key), encoded, ex=self.options.cache_ttl_s)
+                fields: dict[Any, Any] = {
+                    "t": ",".join(item.tid for item in entry.items),
+                    "r": join_encoded([encoded for encoded, _ in data]),
+                }
+                pipe.xadd(entry.reply, fields)
+                pipe.expire(entry.reply, REPLY_TTL_S)
+                if keyed:
+                    at = len(pipe)
+                    marks = [
+                        key
+                        for i in keyed
+                        for key in (k.inflight(entry.items[i].key), k.waiters(entry.items[i].key))
+                    ]
+                    await release(keys=marks, client=pipe)
+                    released.append((at, entry, data, keyed))
+                pipe.xack(k.tasks, k.group, entry.id)
+                pipe.xdel(k.tasks, entry.id)
+                pipe.hincrby(k.stats, "done", len(entry.items))
+            replies = await pipe.execute()
+        waited = [(entry, data, keyed, replies[at]) for at, entry, data, keyed in released]
+        waited = [w for w in waited if w[3]]
+        if not waited:
             return
-        keys = [k.tasks, entry.reply, k.stats]
-        args: list[Any] = [k.group, entry.id, self.options.cache_ttl_s, REPLY_TTL_S]
-        for item, (encoded, cacheable) in zip(entry.items, data, strict=True):
-            key = item.key or "-"
-            keys += [k.cache(key), k.inflight(key), k.waiters(key)]
-            args += [item.tid, item.key, "1" if item.key and cacheable else "0", encoded]
-        await finish(keys=keys, args=args, client=pipe)
+        async with r.pipeline(transaction=False) as pipe:
+            for entry, data, keyed, indices in waited:
+                chosen = [keyed[int(j) - 1] for j in indices]
+                marks = [
+                    key
+                    for i in chosen
+                    for key in (k.inflight(entry.items[i].key), k.waiters(entry.items[i].key))
+                ]
+                results = [data[i][0] for i in chosen]
+                await waiters(keys=marks, args=[REPLY_TTL_S, *results], client=pipe)
+            await pipe.execute()
 
     # -- staying visible -----------------------------------------------------------------
 
