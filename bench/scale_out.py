@@ -70,8 +70,8 @@ def bodies(batch_items: list[dict[str, Any]], batch: int) -> list[dict[str, Any]
     ]
 
 
-def all_judged(response: httpx.Response) -> None:
-    bad = [x for x in response.json()["results"] if x["status"] != "ok"]
+def all_judged(reply: Any) -> None:
+    bad = [x for x in reply["results"] if x["status"] != "ok"]
     if bad:
         raise RuntimeError(f"not judged: {bad[0]}")
 
