@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import socket
 import time
@@ -309,10 +308,9 @@ class RedisWorker:
 
                 pool_entries.append(Entry(item.task, deliver, cancelled))
             self.metrics.inflight.set(len(self._held))
-            # Spread one chunk over the local processes, as the engine does for a batch.
-            size = max(1, math.ceil(len(pool_entries) / max(1, self.options.concurrency)))
-            for start in range(0, len(pool_entries), size):
-                self.pool.submit(pool_entries[start : start + size])
+            # One entry, one message to a process: the replica sized its chunks to spread
+            # a batch over the workers, and the pool coalesces small ones by itself.
+            self.pool.submit(pool_entries)
         finally:
             request_id.reset(token)
 
