@@ -166,3 +166,29 @@ def test_requests_past_their_deadline_are_never_judged(
     after = asyncio.run(engine.score([ItemInput("after", None)], verifier="misbehave"))
     assert [(r.status, r.reward) for r in after] == [("ok", 1.0)]
     assert sizes.sizes == [1, 1]
+
+
+def test_replica_merges_small_chunks_of_different_requests_into_one_entry() -> None:
+    """Redis mode: what one outbox read holds becomes entries of up to chunk_items tasks."""
+    from referee.service.dispatch.redis_streams import RedisConfig, RedisDispatcher
+
+    verifiers.load_builtin((PLUGIN,))
+    dispatcher = RedisDispatcher(RedisConfig(url="redis://127.0.0.1:1", chunk_items=4))
+    a, b, c, gone = Request(), Request(), Request(), Request()
+    gone.gone.set()
+    batch = [
+        ([a.entry("a1")], "ra", 10.0, False),
+        ([gone.entry("g1")], "rg", 11.0, False),  # its caller left: not sent at all
+        ([b.entry("b1"), b.entry("b2")], "rb", 12.0, False),
+        ([a.entry("a2")], "ra", 10.0, False),  # a's second chunk: a new entry
+        ([c.entry("c1"), c.entry("c2"), c.entry("c3"), c.entry("c4")], "rc", 9.0, False),
+        ([b.entry("b3")], "rb", 12.0, True),  # a fresh re-send travels alone
+    ]
+    chunks = dispatcher._chunks(batch)
+    shapes = [([e.task.extracted for e in group], rid, d, f) for group, rid, d, f in chunks]
+    assert shapes == [
+        (["a1", "b1", "b2"], "ra", 12.0, False),  # the latest deadline of the three
+        (["a2"], "ra", 10.0, False),
+        (["b3"], "rb", 12.0, True),
+        (["c1", "c2", "c3", "c4"], "rc", 9.0, False),  # would not fit with a2
+    ]
