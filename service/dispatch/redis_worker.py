@@ -8,8 +8,9 @@ it names, once all its tasks are judged.
 
 Nothing is lost:
 
-- An entry stays pending in the group until its result is written (the result,
-  the ack and the delete are one script). While judging, the worker refreshes the
+- An entry stays pending in the group until its results are written (the cache,
+  the reply and the ack are sent in one pipeline, the reply before the ack).
+  While judging, the worker refreshes the
   idle time of what it holds; entries of a worker that died or stalled go idle and
   are claimed by another (``XAUTOCLAIM`` after ``reclaim_idle_s``).
 - An entry that was delivered more than ``max_deliveries`` times (each delivery
