@@ -9,8 +9,10 @@
     isolates its own overhead (conversion, typed results) from the effect of
     splitting. Target: adapter / direct under 1.1.
 (b) OpenRLHF-style load: one ``POST /openrlhf`` per sample (OpenRLHF sends one query
-    per rollout), 256 in flight: p50/p99 latency and items/s, against a batch of the
-    same shape in one ``POST /score`` (the per-request cost of that protocol).
+    per rollout), 256 in flight over as many kept-alive connections: p50/p99 latency,
+    items/s and transport errors (reset connections), against a batch of the same
+    shape in one ``POST /score`` (the per-request cost of that protocol). Goals: ratio
+    at least 0.5, p99 under 1 s, no transport error.
 
 Run ``.venv/bin/python bench/client_overhead.py`` (``--quick`` for a smoke run);
 figures go to ``bench/results/client_overhead.json``.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -30,7 +33,7 @@ from typing import Any
 
 import httpx
 from grpo_batch import Item, build_batch
-from score_math import start_server, stop_server
+from harness import Cpu, closed_loop, percentiles, start_server, stop_server
 
 from referee.clients.trl import reward_function
 
@@ -65,38 +68,38 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-async def openrlhf_load(url: str, items: Sequence[Item], concurrency: int) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    latencies: list[float] = []
-    semaphore = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
-
-        async def one(item: Item) -> float:
-            body = {
-                "query": [PROMPT + item.response + "<|im_end|>"],
-                "prompts": [PROMPT],
-                "labels": [item.reference],
-            }
-            async with semaphore:
-                start = time.perf_counter()
-                response = await client.post("/openrlhf?verifier=math", json=body)
-                latencies.append(time.perf_counter() - start)
-            response.raise_for_status()
-            reward: float = response.json()["rewards"][0]
-            return reward
-
-        start = time.perf_counter()
-        rewards = await asyncio.gather(*(one(it) for it in items))
-        wall = time.perf_counter() - start
-    latencies.sort()
+def openrlhf_load(
+    url: str, items: Sequence[Item], concurrency: int, server_pid: int
+) -> dict[str, Any]:
+    bodies = [
+        {
+            "query": [PROMPT + item.response + "<|im_end|>"],
+            "prompts": [PROMPT],
+            "labels": [item.reference],
+        }
+        for item in items
+    ]
+    cpu = Cpu(
+        {
+            "server_api": Cpu.own(server_pid),
+            "server_workers": Cpu.descendants(server_pid),
+            "client": Cpu.own(os.getpid()),
+        }
+    )
+    cpu.start()
+    load = asyncio.run(closed_loop(url, bodies, concurrency, path="/openrlhf?verifier=math"))
+    cpu.stop()
+    cuts = percentiles(load.latencies_s)
     return {
         "items": len(items),
         "concurrency": concurrency,
-        "wall_s": wall,
-        "items_per_s": len(items) / wall,
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "rewards": rewards,
+        "wall_s": load.wall_s,
+        "items_per_s": len(items) / load.wall_s,
+        "p50_ms": cuts["p50_ms"],
+        "p99_ms": cuts["p99_ms"],
+        "transport_errors": len(load.errors),
+        "cpu_ms_per_request": cpu.per_item_ms(len(items)),
+        "rewards": [None if r is None else r["rewards"][0] for r in load.replies],
     }
 
 
@@ -115,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.rounds, args.prompts, args.load_items = 2, 16, 256
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(args.workers, Path(tmp))
+        server = start_server(Path(tmp), args.workers)
         try:
             warm = build_batch(999, 8, args.samples)
             direct(server.url, warm)
@@ -157,9 +160,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             load_items = build_batch(500, args.load_items // args.samples, args.samples)
             baseline_items = build_batch(501, args.load_items // args.samples, args.samples)
             batch_s, _ = timed(direct, server.url, baseline_items)
-            load = asyncio.run(openrlhf_load(server.url, load_items, args.concurrency))
-            if load.pop("rewards") != direct(server.url, load_items):
-                raise SystemExit("OpenRLHF-style rewards differ from POST /score")
+            load = openrlhf_load(server.url, load_items, args.concurrency, server.process.pid)
+            got, want = load.pop("rewards"), direct(server.url, load_items)
+            differ = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
+            if differ:
+                raise SystemExit(f"OpenRLHF-style rewards differ from POST /score: {differ[:5]}")
             batch_rate = len(load_items) / batch_s
             print(f"\n(b) OpenRLHF-style: {len(load_items)} requests of 1 item, {args.concurrency}")
             print(
@@ -168,7 +173,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             print(
                 f"    one POST /score of a batch of that shape: {batch_rate:.0f} items/s"
-                f"  (ratio {load['items_per_s'] / batch_rate:.3f})"
+                f"  (ratio {load['items_per_s'] / batch_rate:.3f}; goal >= 0.5, p99 < 1000 ms)"
+            )
+            print(f"    connections reset or failed: {load['transport_errors']} (goal 0)")
+            print(
+                "    CPU ms per request: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in load["cpu_ms_per_request"].items())
             )
         finally:
             stop_server(server)

@@ -23,22 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
 from grpo_batch import Item, build_batch
+from harness import Server, stop_server
+from harness import start_server as harness_start
 
 from referee.service.edge import EdgeLimits, items_of
 from referee.service.grpc import convert
@@ -48,57 +44,8 @@ from referee.service.grpc.v1 import referee_pb2_grpc as pb_grpc
 from referee.service.schemas import ScoreRequest
 
 
-@dataclass
-class Server:
-    url: str
-    target: str
-    process: subprocess.Popen[bytes]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def start_server(workers: int, log_dir: Path, cache: bool) -> Server:
-    port, grpc_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REFEREE_")}
-    env["REFEREE_LOG_LEVEL"] = "warning"
-    if not cache:
-        env["REFEREE_CACHE_SIZE"] = "0"
-    referee = Path(sys.executable).with_name("referee")
-    cmd = [str(referee), "serve", "--port", str(port), "--workers", str(workers)]
-    cmd += ["--grpc-port", str(grpc_port)]
-    log = log_dir / f"referee-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    server = Server(f"http://127.0.0.1:{port}", f"127.0.0.1:{grpc_port}", process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"referee serve exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(server.url + "/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"referee serve did not become ready:\n{log.read_text()}")
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=5)
+    return harness_start(log_dir, workers, {} if cache else {"REFEREE_CACHE_SIZE": "0"}, grpc=True)
 
 
 def _wire(items: Sequence[Item]) -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from score_math import _percentiles, start_server, stop_server
+from harness import start_server, stop_server
+from score_math import _percentiles
 
 _counter = itertools.count(1)
 
@@ -80,7 +81,7 @@ async def with_code(url: str, duration_s: float, clients: int, code_items: int) 
 
 def measure(tmp: Path, lanes: bool, args: argparse.Namespace) -> dict[str, Any]:
     env = {} if lanes else {"REFEREE_CODE_WORKERS": "0"}
-    server = start_server(args.workers, tmp, env)
+    server = start_server(tmp, args.workers, env)
     try:
         asyncio.run(math_load(server.url, 1.0, 1))  # warm up
         alone = asyncio.run(math_load(server.url, args.duration, args.clients))

@@ -46,11 +46,7 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -62,6 +58,7 @@ from typing import Any
 
 import httpx
 from grpo_batch import Item, build_batch, unseen_items
+from harness import Cpu, Server, cpu_s, start_server, stop_server
 from math_verify import (
     ExprExtractionConfig,
     LatexExtractionConfig,
@@ -121,73 +118,6 @@ def run_baseline(
 
 
 # -- (b) the server --------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(workers: int, log_dir: Path, env_extra: dict[str, str] | None = None) -> Server:
-    """A fresh ``referee serve`` (so an empty cache), defaults except ``--workers``.
-
-    ``env_extra``: settings (``REFEREE_*``) for this server; the caller's are not passed on.
-    """
-    referee = Path(sys.executable).with_name("referee")
-    port = _free_port()
-    log = log_dir / f"referee-{port}.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REFEREE_")}
-    env["REFEREE_LOG_LEVEL"] = "warning"
-    env.update(env_extra or {})
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(referee),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--grpc-port",
-                "0",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"referee serve exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(server.url + "/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"referee serve did not become ready:\n{log.read_text()}")
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=5)
 
 
 def _wire(item: Item) -> dict[str, Any]:
@@ -339,25 +269,8 @@ def intent_accuracy(items: Sequence[Item], rewards: Sequence[float | None]) -> f
 
 
 def _tree_cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system) of ``pid`` and its live descendants, from ``/proc``."""
-    tick = os.sysconf("SC_CLK_TCK")
-    procs: dict[int, tuple[int, int]] = {}
-    try:
-        entries = [d for d in Path("/proc").iterdir() if d.name.isdigit()]
-    except OSError:
-        return None
-    for d in entries:
-        try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        procs[int(d.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += procs.get(p, (0, 0))[1]
-        todo += [c for c, (ppid, _) in procs.items() if ppid == p]
-    return total / tick
+    """CPU seconds of ``pid`` and its descendants (the shared harness reads /proc)."""
+    return sum(cpu_s(p) for p in Cpu.tree(pid)())
 
 
 def _verifier_seconds(url: str) -> tuple[float, float]:
@@ -423,7 +336,7 @@ def run_round(
     baseline, base_s, base_cpu = run_baseline(items, warmup, args.baseline_expr)
     latency = None
     with tempfile.TemporaryDirectory(prefix="referee-bench-") as tmp:
-        server = start_server(args.workers, Path(tmp))
+        server = start_server(Path(tmp), args.workers)
         try:
             asyncio.run(score_batch(server.url, warmup, max(1, len(warmup)), 1))
             cold, cold_s, cold_cpu, graded = _timed_server_batch(server, items, args)

@@ -31,18 +31,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import start_server, stop_server
 
 from referee.clients.grpc import AsyncGrpcRefereeClient
 
@@ -222,51 +218,6 @@ async def stream_grpc(target: str, items: list[Item]) -> dict[str, float]:
 # -- the server ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    referee = Path(sys.executable).with_name("referee")
-    port, grpc_port = _free_port(), _free_port()
-    grpc = ["--grpc-port", str(grpc_port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REFEREE_")}
-    env["REFEREE_LOG_LEVEL"] = "warning"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(referee), "serve", "--port", str(port), "--workers", str(workers), *grpc],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"referee serve exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process, url, f"127.0.0.1:{grpc_port}"
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"referee serve did not become ready:\n{log.read_text()}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 # -- main ----------------------------------------------------------------------------------------
 
 
@@ -338,11 +289,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.groups, args.gen_s, args.slow, args.unary_items = 32, 2.0, 2, 256
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    process, url, target = start_server(args.workers, args.output.with_suffix(".log"))
+    server = start_server(args.output.parent, args.workers, grpc=True)
+    url, target = server.url, server.target
     try:
         out = asyncio.run(run(args, url, target))
     finally:
-        stop_server(process)
+        stop_server(server)
     w = out["wait_s"]
     print(
         f"\nGRPO step: {args.groups} groups x {args.size} = {out['items_per_step']} items, "

@@ -31,6 +31,7 @@ def pool_config(settings: Settings) -> PoolConfig:
         sandbox=settings.sandbox,
         sandbox_uid_base=settings.sandbox_uid_base,
         second_opinion_rate=settings.second_opinion_rate,
+        coalesce_items=settings.chunk_size,
     )
 
 
@@ -43,6 +44,7 @@ def redis_config(settings: Settings) -> RedisConfig:
         prefix=settings.redis_prefix,
         request_timeout_s=settings.request_timeout_s,
         cache_ttl_s=settings.redis_cache_ttl_s,
+        chunk_items=settings.chunk_size,
     )
 
 

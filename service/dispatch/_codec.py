@@ -43,9 +43,12 @@ __all__ = [
     "VERSION",
     "WireError",
     "decode_result",
+    "decode_results",
     "decode_task",
+    "decode_tasks",
     "encode_result",
     "encode_task",
+    "join_encoded",
 ]
 
 VERSION = 1
@@ -157,7 +160,25 @@ def _encode_params(params: Any) -> str:
 
 def decode_task(data: bytes) -> Task:
     """A task from format-version-1 JSON; WireError on anything else."""
-    obj = _load(data, _TASK_KEYS, "task")
+    return _task(_load(data, _TASK_KEYS, "task"))
+
+
+def decode_tasks(data: bytes) -> list[Task]:
+    """Tasks from a JSON array of format-version-1 task objects (a chunk's ``p``)."""
+    return [_task(_check(obj, _TASK_KEYS, "task")) for obj in _array(data, "tasks")]
+
+
+def decode_results(data: bytes) -> list[TaskResult]:
+    """Results from a JSON array of format-version-1 result objects (a reply's ``r``)."""
+    return [_result(_check(obj, _RESULT_KEYS, "result")) for obj in _array(data, "results")]
+
+
+def join_encoded(parts: list[bytes]) -> bytes:
+    """A JSON array of already encoded objects (tasks or results), without re-encoding."""
+    return b"[" + b",".join(parts) + b"]"
+
+
+def _task(obj: dict[str, Any]) -> Task:
     verifier = _str(obj["verifier"], "verifier")
     raw_params = obj["params"]
     if verifier in INTERNAL_TASKS:
@@ -180,7 +201,10 @@ def decode_task(data: bytes) -> Task:
 
 def decode_result(data: bytes) -> TaskResult:
     """A result from format-version-1 JSON; WireError on anything else."""
-    obj = _load(data, _RESULT_KEYS, "result")
+    return _result(_load(data, _RESULT_KEYS, "result"))
+
+
+def _result(obj: dict[str, Any]) -> TaskResult:
     status = obj["status"]
     score = None if obj["score"] is None else _score(obj["score"])
     error = None if obj["error"] is None else _error(obj["error"])
@@ -207,15 +231,29 @@ def decode_result(data: bytes) -> TaskResult:
     )
 
 
-def _load(data: bytes, keys: frozenset[str], what: str) -> dict[str, Any]:
+def _parse(data: bytes, what: str) -> Any:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise WireError(f"{what}: expected bytes, got {type(data).__name__}")
     if len(data) > _MAX_BYTES:
         raise WireError(f"{what}: {len(data)} bytes is more than the format allows")
     try:
-        obj = json.loads(bytes(data))
+        return json.loads(bytes(data))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise WireError(f"{what}: not JSON ({type(exc).__name__})") from None
+
+
+def _array(data: bytes, what: str) -> list[Any]:
+    obj = _parse(data, what)
+    if type(obj) is not list:
+        raise WireError(f"{what}: expected an array, got {type(obj).__name__}")
+    return obj
+
+
+def _load(data: bytes, keys: frozenset[str], what: str) -> dict[str, Any]:
+    return _check(_parse(data, what), keys, what)
+
+
+def _check(obj: Any, keys: frozenset[str], what: str) -> dict[str, Any]:
     if type(obj) is not dict:
         raise WireError(f"{what}: expected an object, got {type(obj).__name__}")
     if obj.get("v") != VERSION or type(obj.get("v")) is not int:

@@ -25,10 +25,10 @@ confined), so the item that broke the jail is the one that fails.
 
 from __future__ import annotations
 
+import collections
 import logging
 import multiprocessing as mp
 import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -79,6 +79,7 @@ class PoolConfig:
     sandbox_uid_base: int | None = None  # None: claim a free block (uids.py)
     second_opinion_rate: float = 0.0
     confine: bool = True
+    coalesce_items: int = 32  # most tasks of queued judge-lane chunks one worker takes at once
 
 
 @dataclass
@@ -87,6 +88,58 @@ class PoolEvents:
 
     on_restart: Callable[[str], None] = lambda reason: None
     workers_alive: Callable[[int], None] = lambda n: None
+    on_chunk: Callable[[int], None] = lambda tasks: None  # a worker was sent this many
+
+
+class _Lane:
+    """A lane's FIFO of chunks; a manager takes the head chunk and coalesces what follows.
+
+    Coalescing: many small requests (a trainer sending one sample per request) queue
+    one-task chunks; each costs a message to a worker and a manager round. ``get``
+    takes the head chunk and, while they fit in ``limit`` tasks, the chunks right
+    behind it that belong to other requests (chunks of one request stay apart: the
+    engine sized them to spread it over the workers) and carry no time budget of
+    their own. No window is waited for: when the workers are busy the queue is the
+    batching window (it fills while they judge), and when one is idle waiting would
+    only add latency.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: collections.deque[list[Entry] | None] = collections.deque()
+        self._ready = threading.Condition(threading.Lock())
+
+    def put(self, chunk: list[Entry] | None) -> None:
+        with self._ready:
+            self._chunks.append(chunk)
+            self._ready.notify()
+
+    def get(self, limit: int) -> list[Entry] | None:
+        with self._ready:
+            while not self._chunks:
+                self._ready.wait()
+            head = self._chunks.popleft()
+            if head is None or limit <= len(head) or not _plain(head):
+                return head
+            merged = list(head)
+            owners = {e.is_cancelled for e in head}
+            while self._chunks:
+                nxt = self._chunks[0]
+                if (
+                    nxt is None
+                    or len(merged) + len(nxt) > limit
+                    or not _plain(nxt)
+                    or any(e.is_cancelled in owners for e in nxt)
+                ):
+                    break
+                self._chunks.popleft()
+                merged += nxt
+                owners.update(e.is_cancelled for e in nxt)
+            return merged
+
+
+def _plain(chunk: list[Entry]) -> bool:
+    """No task of ``chunk`` has a time budget of its own (those travel alone)."""
+    return all(e.task.timeout_s is None for e in chunk)
 
 
 @dataclass
@@ -128,9 +181,7 @@ class WorkerPool:
         self.events = events or PoolEvents()
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(_PRELOAD)
-        self._queues: dict[str, queue.SimpleQueue[list[Entry] | None]] = {
-            lane: queue.SimpleQueue() for lane in LANES
-        }
+        self._queues = {lane: _Lane() for lane in LANES}
         code = config.workers if config.code_workers is None else config.code_workers
         self._slots = [_Slot(i, "judge") for i in range(config.workers)]
         self._slots += [_Slot(config.workers + i, "code") for i in range(code)]
@@ -273,12 +324,14 @@ class WorkerPool:
 
     def _manage(self, slot: _Slot) -> None:
         lane = self._queues[slot.lane]
+        limit = self.config.coalesce_items if slot.lane == "judge" else 1
         while True:
-            chunk = lane.get()
+            chunk = lane.get(limit)
             if chunk is None:
                 return
             entries = [e for e in chunk if not e.is_cancelled()]
             if entries:
+                self.events.on_chunk(len(entries))
                 self._run_chunk(slot, entries)
 
     def _run_chunk(self, slot: _Slot, entries: list[Entry]) -> None:

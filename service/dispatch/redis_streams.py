@@ -1,11 +1,14 @@
 """The API replica's side of scaled-out judging: tasks go to a Redis Stream, results come back.
 
 A :class:`~referee.service.dispatch.base.Dispatcher`, as the embedded pool is
-(``submit``, ``capacity``, ``queued``, ``close``): each submitted task becomes one
-entry of the ``{prefix}:tasks`` stream, read by ``referee worker`` processes through a
-consumer group; each result comes back on this replica's own reply stream and goes to
-the entry's ``deliver``. The replica keeps no state another replica needs: a request
-whose replica dies is simply sent again by its client.
+(``submit``, ``capacity``, ``queued``, ``close``): submitted tasks go to the
+``{prefix}:tasks`` stream in chunks, one entry per chunk (small chunks submitted
+together, such as those of many one-item requests, share an entry, up to
+``chunk_items`` tasks), read by ``referee worker`` processes through a consumer group;
+each chunk's results come back in one entry of this replica's own reply stream and go
+to each task's ``deliver``. The shared cache and de-duplication stay per task. The
+replica keeps no state another replica needs: a request whose replica dies is simply
+sent again by its client.
 
 Like the pool, it runs its own thread (here an asyncio loop holding the Redis
 connections), so ``submit`` is thread-safe and callable from any event loop.
@@ -30,7 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -39,8 +42,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from referee.service.cache import cache_key
-from referee.service.dispatch._codec import WireError, decode_result
-from referee.service.dispatch._redis_wire import SUBMIT, Keys, TaskEntry
+from referee.service.dispatch._codec import (
+    WireError,
+    decode_result,
+    decode_results,
+    encode_task,
+    join_encoded,
+)
+from referee.service.dispatch._redis_wire import SUBMIT, Keys
 from referee.service.dispatch._task import Task, TaskResult
 from referee.service.dispatch.base import Capacity, Entry
 from referee.service.logs import request_id
@@ -88,6 +97,7 @@ class RedisConfig:
     request_timeout_s: float = 300.0
     cache_ttl_s: int = 86400  # 0: no shared cache and no cross-replica de-duplication
     workers: int = 4  # the engine's chunking hint; the real number is ``alive``
+    chunk_items: int = 32  # most tasks of small submitted chunks merged into one entry
 
 
 @dataclass(slots=True)
@@ -225,40 +235,126 @@ class RedisDispatcher:
             entry.deliver(result)
 
     async def _send(self, r: aioredis.Redis, script: Any) -> None:
+        """Queue the outbox: claim cacheable tasks (one script per chunk), then XADD.
+
+        Two pipelined rounds: the claim script answers cache hits and identical tasks
+        already in flight, and marks the rest in flight; the chunk entries then carry
+        only the tasks left. Task payloads go straight to XADD, never through Lua.
+        """
         assert self._outbox is not None
         while True:
             batch = [await self._outbox.get()]
-            while not self._outbox.empty() and len(batch) < 64:
+            while not self._outbox.empty() and len(batch) < 256:
                 batch.append(self._outbox.get_nowait())
-            sent: list[tuple[str, str, float]] = []
+            chunks: list[_Chunk] = []
+            for group, rid, deadline, fresh in self._chunks(batch):
+                chunk = _Chunk(rid, deadline, fresh)
+                for entry in group:
+                    try:
+                        encoded = encode_task(entry.task)
+                    except WireError as exc:
+                        entry.deliver(_unsendable(exc))
+                        continue
+                    tid = format(next(self._tids), "x")
+                    self._pending[tid] = entry
+                    chunk.items.append((tid, self._key_of(entry.task), encoded))
+                if chunk.items:
+                    chunks.append(chunk)
             try:
+                claimed = [c for c in chunks if any(key for _, key, _ in c.items)]
+                if claimed:
+                    async with r.pipeline(transaction=False) as pipe:
+                        for c in claimed:
+                            await self._claim(script, pipe, c)
+                        replies = await pipe.execute()
+                    for c, reply in zip(claimed, replies, strict=True):
+                        self._claimed(c, reply)
                 async with r.pipeline(transaction=False) as pipe:
-                    for chunk, rid, deadline, fresh in batch:
-                        for entry in chunk:
-                            if entry.is_cancelled():
-                                continue
-                            tid = format(next(self._tids), "x")
-                            try:
-                                args = self._submit_args(entry.task, tid, rid, deadline, fresh)
-                            except WireError as exc:
-                                entry.deliver(_unsendable(exc))
-                                continue
-                            self._pending[tid] = entry
-                            sent.append((tid, rid, deadline))
-                            await script(keys=self._submit_keys(entry.task), args=args, client=pipe)
-                    replies = await pipe.execute() if sent else []
+                    for c in chunks:
+                        if c.items:
+                            pipe.xadd(self.keys.tasks, self._entry_fields(c))
+                    if len(pipe):
+                        await pipe.execute()
             except RedisError as exc:
-                for tid, _, _ in sent:
-                    entry_or_none = self._pending.pop(tid, None)
-                    if entry_or_none is not None:
-                        entry_or_none.deliver(_unavailable())
+                for c in chunks:
+                    for tid, _, _ in c.items:
+                        entry_or_none = self._pending.pop(tid, None)
+                        if entry_or_none is not None:
+                            entry_or_none.deliver(_unavailable())
                 self._disconnected(exc)
+
+    async def _claim(self, script: Any, pipe: Any, chunk: _Chunk) -> None:
+        k = self.keys
+        keys: list[str] = []
+        tids: list[str] = []
+        for tid, key, _ in chunk.items:
+            if key:
+                keys += [k.cache(key), k.inflight(key), k.waiters(key)]
+                tids.append(tid)
+        ttl = max(1, int(chunk.deadline - time.time()) + 5)
+        slack = min(30.0, self.config.request_timeout_s / 10)
+        head = [repr(chunk.deadline), self.reply_key, ttl, slack, "1" if chunk.fresh else "0"]
+        await script(keys=keys, args=head + tids, client=pipe)
+
+    def _claimed(self, chunk: _Chunk, states: list[Any]) -> None:
+        """Answer the cache hits, leave waiters to their owner, keep the rest to queue."""
+        keyed = iter(states)
+        left = []
+        for tid, key, encoded in chunk.items:
+            state = next(keyed) if key else 0
+            if isinstance(state, bytes):  # a cache hit
+                entry = self._pending.pop(tid, None)
+                if entry is not None:
+                    self._cache_hit(entry, state, chunk.rid, chunk.deadline)
+            elif int(state) == 0:
+                left.append((tid, key, encoded))
+            # else 2: an identical task is queued; its result comes to us too
+        chunk.items = left
+
+    def _entry_fields(self, chunk: _Chunk) -> dict[Any, Any]:
+        return {
+            "d": repr(chunk.deadline),
+            "rp": self.reply_key,
+            "t": ",".join(tid for tid, _, _ in chunk.items),
+            "p": join_encoded([encoded for _, _, encoded in chunk.items]),
+            "rid": chunk.rid,
+            "k": ",".join(key for _, key, _ in chunk.items),
+            "h": "0",
+        }
+
+    def _chunks(
+        self, batch: list[tuple[list[Entry], str, float, bool]]
+    ) -> list[tuple[list[Entry], str, float, bool]]:
+        """Merge small chunks of different requests into entries of up to ``chunk_items``.
+
+        Chunks of one request stay apart (the engine sized them to spread a batch over
+        the workers), and a submitted chunk is never split; a fresh re-submission
+        (after an unreadable cached value) travels alone. Tasks of one request share
+        its ``is_cancelled``, which tells requests apart.
+        """
+        out: list[tuple[list[Entry], str, float, bool]] = []
+        current: list[Entry] = []
+        owners: set[Any] = set()
+        rid, deadline = "", 0.0
+        for chunk, chunk_rid, chunk_deadline, fresh in batch:
+            live = [e for e in chunk if not e.is_cancelled()]
+            if not live:
                 continue
-            for (tid, rid, deadline), reply in zip(sent, replies, strict=True):
-                if int(reply[0]) == 1:
-                    entry_or_none = self._pending.pop(tid, None)
-                    if entry_or_none is not None:
-                        self._cache_hit(entry_or_none, reply[1], rid, deadline)
+            if fresh:
+                out.append((live, chunk_rid, chunk_deadline, True))
+                continue
+            owner = live[0].is_cancelled
+            if current and (owner in owners or len(current) + len(live) > self.config.chunk_items):
+                out.append((current, rid, deadline, False))
+                current, owners = [], set()
+            if not current:
+                rid, deadline = chunk_rid, chunk_deadline
+            current.extend(live)
+            owners.add(owner)
+            deadline = max(deadline, chunk_deadline)
+        if current:
+            out.append((current, rid, deadline, False))
+        return out
 
     def _cache_hit(self, entry: Entry, data: bytes, rid: str, deadline: float) -> None:
         try:
@@ -283,21 +379,6 @@ class RedisDispatcher:
             return ""
         return cache_key(verifier, task).hex()
 
-    def _submit_keys(self, task: Task) -> list[str]:
-        key = self._key_of(task) or "-"
-        k = self.keys
-        return [k.tasks, k.cache(key), k.inflight(key), k.waiters(key)]
-
-    def _submit_args(
-        self, task: Task, tid: str, rid: str, deadline: float, fresh: bool = False
-    ) -> list[Any]:
-        entry = TaskEntry("", deadline, self.reply_key, tid, task, rid, self._key_of(task), 0)
-        f = entry.fields()
-        ttl = max(1, int(deadline - time.time()) + 5)
-        slack = min(30.0, self.config.request_timeout_s / 10)
-        fresh_flag = "1" if fresh else "0"
-        return [f["d"], f["rp"], f["t"], f["p"], f["rid"], f["k"], ttl, f["h"], slack, fresh_flag]
-
     async def _read(self, r: aioredis.Redis) -> None:
         last = "0-0"
         while True:
@@ -316,29 +397,34 @@ class RedisDispatcher:
                 self._disconnected(exc)
 
     def _answer(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
-        """Deliver one reply entry's result; one that does not decode answers an error."""
-        raw_tid = fields.get(b"t")
-        tid = raw_tid.decode("ascii", "replace") if isinstance(raw_tid, bytes) else ""
-        entry = self._pending.pop(tid, None)
-        if entry is None:
-            if not tid:
-                self._on_malformed("result")
-                log.warning("reply entry %s has no task id: dropped", entry_id.decode())
-            return  # else: a late answer to a task nobody waits for any more
+        """Deliver one reply entry's results; those that do not decode answer an error."""
+        raw_tids = fields.get(b"t")
+        text = raw_tids.decode("ascii", "replace") if isinstance(raw_tids, bytes) else ""
+        tids = [t for t in text.split(",") if t]
+        entries = [(tid, self._pending.pop(tid, None)) for tid in tids]
+        if not tids:
+            self._on_malformed("result")
+            log.warning("reply entry %s has no task id: dropped", entry_id.decode())
+            return
+        if all(entry is None for _, entry in entries):
+            return  # late answers to tasks nobody waits for any more
         try:
             data = fields.get(b"r")
             if data is None:
                 raise WireError("no result field")
-            result = decode_result(data)
+            results = decode_results(data)
+            if len(results) != len(tids):
+                raise WireError(f"{len(results)} results for {len(tids)} task ids")
         except WireError as exc:
             self._on_malformed("result")
-            log.warning("unreadable result in reply entry %s: %s", entry_id.decode(), exc)
-            result = TaskResult.fail(
-                "bad_entry",
-                "the result of this item could not be decoded",
-                retryable=True,
+            log.warning("unreadable results in reply entry %s: %s", entry_id.decode(), exc)
+            bad = TaskResult.fail(
+                "bad_entry", "the result of this item could not be decoded", retryable=True
             )
-        entry.deliver(result)
+            results = [bad] * len(tids)
+        for (_tid, entry), result in zip(entries, results, strict=True):
+            if entry is not None:
+                entry.deliver(result)
 
     async def _monitor(self, r: aioredis.Redis, live_script: Any) -> None:
         while True:
@@ -378,6 +464,16 @@ class RedisDispatcher:
         """Forget tasks whose caller stopped waiting (deadline passed, request gone)."""
         for tid in [t for t, e in self._pending.items() if e.is_cancelled()]:
             self._pending.pop(tid, None)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Tasks on their way into one entry: (tid, cache key or '', encoded task)."""
+
+    rid: str
+    deadline: float
+    fresh: bool
+    items: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
 def _unsendable(exc: WireError) -> TaskResult:

@@ -139,6 +139,9 @@ def test_kill_worker_mid_run_loses_nothing(cluster: Cluster, server: Server) -> 
     assert not runner.is_alive()
     assert [judged(r) for r in results] == expected
     assert survivor.metric("referee_reclaimed_entries_total") >= 1
+    # What the victim held were chunks of several tasks (200-item requests over two
+    # workers): the survivor split each into single-task entries before judging.
+    assert "splitting reclaimed entry" in survivor.log.read_text()
     cluster.add_worker()  # back to two for the next tests
 
 
@@ -209,6 +212,40 @@ def test_poison_item_ends_as_error(unconfined: Cluster) -> None:
     assert poison["error"]["kind"] == "worker_crashed"
     assert poison["error"]["retryable"] is False
     assert fine["status"] == "ok" and fine["reward"] == 1.0
+    for w in cluster.workers:
+        from cluster import wait_worker
+
+        wait_worker(w)
+
+
+def test_poison_item_in_a_chunk_takes_no_innocent_item_with_it(unconfined: Cluster) -> None:
+    """A poison task shares a chunk entry with others: they are judged, it alone fails."""
+    cluster = unconfined
+    stop = threading.Event()
+
+    def supervise() -> None:
+        while not stop.is_set():
+            for w in list(cluster.workers):
+                if w.process.poll() is not None:
+                    cluster.workers.remove(w)
+                    cluster.add_worker(wait=False)
+            time.sleep(0.2)
+
+    sup = threading.Thread(target=supervise, daemon=True)
+    sup.start()
+    try:
+        # 32 items: the engine sends chunks of 2 (its hint is 4 workers, 4 chunks
+        # each), so the poison item travels with an innocent one in one stream entry.
+        items = [{"response": "crash_group"}] + [{"response": f"fine-{i}"} for i in range(31)]
+        results = score(cluster.replicas[0].url, {"verifier": "misbehave", "items": items})
+    finally:
+        stop.set()
+        sup.join()
+    logs = [path.read_text() for path in cluster.tmp.glob("worker-*.log")]
+    poison, fine = results[0], results[1:]
+    assert poison["status"] == "error" and poison["error"]["kind"] == "worker_crashed"
+    assert [(r["status"], r["reward"]) for r in fine] == [("ok", 1.0)] * 31
+    assert any("splitting reclaimed entry" in text for text in logs)
     for w in cluster.workers:
         from cluster import wait_worker
 

@@ -23,7 +23,7 @@ from conftest import SERVER_ENV
 
 from referee import verifiers
 from referee.service.cache import cache_key
-from referee.service.dispatch._codec import decode_result
+from referee.service.dispatch._codec import decode_result, decode_results
 from referee.service.dispatch._task import Task
 from referee.verifiers import Context
 
@@ -91,7 +91,7 @@ def test_pickled_task_entry_is_never_run(wire: Cluster, r: redis.Redis, tmp_path
 
     entries = wait_for("the error answer", lambda: r.xrange(reply))
     assert len(entries) == 1 and entries[0][1][b"t"] == b"7"
-    answer = decode_result(entries[0][1][b"r"])
+    (answer,) = decode_results(entries[0][1][b"r"])
     assert answer.status == "error" and answer.error is not None
     assert answer.error.kind == "bad_entry"
 
@@ -114,6 +114,19 @@ def test_pickled_task_entry_is_never_run(wire: Cluster, r: redis.Redis, tmp_path
     assert [(x["status"], x["reward"]) for x in results] == [("ok", 1.0)]
     assert worker.process.poll() is None
     assert not marker.exists()
+
+
+def test_malformed_chunk_answers_each_of_its_tasks(wire: Cluster, r: redis.Redis) -> None:
+    """A chunk entry whose tasks do not decode: every task id gets its error, in one reply."""
+    tasks, reply = f"{PREFIX}:tasks", f"{PREFIX}:reply:00000000c0de"
+    r.xadd(
+        tasks,
+        {"d": repr(time.time() + 60), "rp": reply, "t": "a,b,c", "p": b"[1,2]", "k": ",,"},
+    )
+    entries = wait_for("the error answers", lambda: r.xrange(reply))
+    assert len(entries) == 1 and entries[0][1][b"t"] == b"a,b,c"
+    answers = decode_results(entries[0][1][b"r"])
+    assert [(a.status, a.error and a.error.kind) for a in answers] == [("error", "bad_entry")] * 3
 
 
 def test_pickled_cache_value_is_a_miss(wire: Cluster, r: redis.Redis, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from referee.service.dispatch._codec import (
     encode_result,
     encode_task,
 )
-from referee.service.dispatch._redis_wire import BadEntry, Keys, TaskEntry
+from referee.service.dispatch._redis_wire import BadEntry, Keys, TaskEntry, TaskItem
 from referee.service.dispatch._task import Task, TaskResult
 from referee.verifiers import NO_CONTEXT, Context, Outcome, Score
 
@@ -283,21 +283,49 @@ REPLY = KEYS.reply("0123456789ab")
 
 
 def _fields(**over: Any) -> dict[bytes, bytes]:
-    entry = TaskEntry("", 1e10, REPLY, "1f", _task("math", {}), "rid-1", "ab" * 20, 2)
+    items = (TaskItem("1f", "ab" * 20, _task("math", {})),)
+    entry = TaskEntry("", 1e10, REPLY, "rid-1", 2, items)
     raw = {**entry.fields(), **over}
     return {k.encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in raw.items()}
 
 
 def test_entry_round_trip() -> None:
     entry = TaskEntry.parse(b"1-0", _fields(), KEYS)
-    assert (entry.id, entry.reply, entry.tid, entry.key, entry.handbacks) == (
-        "1-0",
-        REPLY,
-        "1f",
-        "ab" * 20,
-        2,
+    assert (entry.id, entry.reply, entry.handbacks) == ("1-0", REPLY, 2)
+    assert entry.items == (TaskItem("1f", "ab" * 20, _task("math", {})),)
+
+
+def test_chunk_round_trip() -> None:
+    """A chunk of tasks: one entry, each task with its id and key, in order."""
+    items = (
+        TaskItem("1f", "ab" * 20, _task("math", {})),
+        TaskItem("20", "", _task("exact_match", {"case_sensitive": True})),
+        TaskItem("21", "cd" * 20, _task("math", {"float_rounding": 3})),
     )
-    assert entry.task == _task("math", {})
+    entry = TaskEntry("", 1e10, REPLY, "rid-1", 0, items)
+    raw = {
+        k.encode(): v if isinstance(v, bytes) else str(v).encode()
+        for k, v in entry.fields().items()
+    }
+    assert raw[b"t"] == b"1f,20,21" and raw[b"k"] == b"ab" * 20 + b",," + b"cd" * 20
+    assert TaskEntry.parse(b"2-0", raw, KEYS).items == items
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"t": "1f,20,21", "k": ",,"},  # more ids than tasks
+        {"k": ""},  # no key for the second task
+        {"p": b"[]"},
+        {"p": b'{"v":1}'},
+    ],
+)
+def test_chunk_that_does_not_add_up_is_bad(over: dict[str, Any]) -> None:
+    items = (TaskItem("1f", "", _task("math", {})), TaskItem("20", "", _task("math", {})))
+    raw = {**TaskEntry("", 1e10, REPLY, "", 0, items).fields(), **over}
+    fields = {k.encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in raw.items()}
+    with pytest.raises(BadEntry):
+        TaskEntry.parse(b"1-0", fields, KEYS)
 
 
 @pytest.mark.parametrize(
@@ -319,6 +347,6 @@ def test_bad_entries_say_where_to_answer(over: dict[str, Any], answerable: bool)
     with pytest.raises(BadEntry) as info:
         TaskEntry.parse(b"1-0", _fields(**over), KEYS)
     if answerable:
-        assert (info.value.reply, info.value.tid) == (REPLY, "1f")
+        assert (info.value.reply, info.value.tids) == (REPLY, ("1f",))
     else:
-        assert (info.value.reply, info.value.tid) == ("", "")
+        assert (info.value.reply, info.value.tids) == ("", ())
