@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import start_server, stop_server
-from score_math import _percentiles
+from harness import percentiles, start_server, stop_server
 
 _counter = itertools.count(1)
 
@@ -89,8 +88,8 @@ def measure(tmp: Path, lanes: bool, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop_server(server)
     return {
-        "alone": {"n": len(alone), **_percentiles(alone)},
-        "with_code": {"n": len(loaded["latencies"]), **_percentiles(loaded["latencies"])},
+        "alone": {"n": len(alone), **percentiles(alone)},
+        "with_code": {"n": len(loaded["latencies"]), **percentiles(loaded["latencies"])},
         "code_outcomes": loaded["code_outcomes"],
     }
 

@@ -58,7 +58,7 @@ from typing import Any
 
 import httpx
 from grpo_batch import Item, build_batch, unseen_items
-from harness import Cpu, Server, cpu_s, start_server, stop_server
+from harness import Cpu, Server, cpu_s, percentiles, start_server, stop_server
 from math_verify import (
     ExprExtractionConfig,
     LatexExtractionConfig,
@@ -175,19 +175,8 @@ async def measure_latency(url: str, items: Sequence[Item], clients: int) -> dict
         "wall_s": round(wall, 3),
         "requests_per_s": round(len(samples) / wall, 1),
         "served_from_cache": len(samples) - len(uncached),
-        "all": _percentiles([s for s, _ in samples]),
-        "uncached": _percentiles(uncached),
-    }
-
-
-def _percentiles(seconds: Sequence[float]) -> dict[str, float | None]:
-    if len(seconds) < 2:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
-    return {
-        "p50_ms": round(statistics.median(seconds) * 1000, 1),
-        "p99_ms": round(cuts[98] * 1000, 1),
-        "max_ms": round(max(seconds) * 1000, 1),
+        "all": percentiles([s for s, _ in samples]),
+        "uncached": percentiles(uncached),
     }
 
 

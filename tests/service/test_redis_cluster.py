@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -13,7 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from cluster import Cluster, Redis, cluster_of, start_redis, stop_redis, sum_metric
+from cluster import (
+    Cluster,
+    Redis,
+    cluster_of,
+    start_redis,
+    stop_redis,
+    sum_metric,
+    wait_worker,
+)
 from conftest import SERVER_ENV
 from support import Server
 
@@ -184,43 +193,9 @@ def unconfined(redis_server: Redis, tmp_path: Path) -> Iterator[Cluster]:
     yield from cluster_of(tmp_path, redis_server, env, 2, 1)
 
 
-def test_poison_item_ends_as_error(unconfined: Cluster) -> None:
-    """An item that kills its worker every time: an error after max_deliveries, not a loop."""
-    cluster = unconfined
-    stop = threading.Event()
-
-    def supervise() -> None:  # what systemd or Kubernetes would do: restart dead workers
-        while not stop.is_set():
-            for w in list(cluster.workers):
-                if w.process.poll() is not None:
-                    cluster.workers.remove(w)
-                    cluster.add_worker(wait=False)
-            time.sleep(0.2)
-
-    sup = threading.Thread(target=supervise, daemon=True)
-    sup.start()
-    try:
-        body = {
-            "verifier": "misbehave",
-            "items": [{"response": "crash_group"}, {"response": "fine-after-poison"}],
-        }
-        poison, fine = score(cluster.replicas[0].url, body)
-    finally:
-        stop.set()
-        sup.join()
-    assert poison["status"] == "error" and poison["reward"] is None
-    assert poison["error"]["kind"] == "worker_crashed"
-    assert poison["error"]["retryable"] is False
-    assert fine["status"] == "ok" and fine["reward"] == 1.0
-    for w in cluster.workers:
-        from cluster import wait_worker
-
-        wait_worker(w)
-
-
-def test_poison_item_in_a_chunk_takes_no_innocent_item_with_it(unconfined: Cluster) -> None:
-    """A poison task shares a chunk entry with others: they are judged, it alone fails."""
-    cluster = unconfined
+@contextlib.contextmanager
+def _supervised(cluster: Cluster) -> Iterator[None]:
+    """Restart dead workers, as systemd or Kubernetes would, then wait for them all."""
     stop = threading.Event()
 
     def supervise() -> None:
@@ -234,22 +209,42 @@ def test_poison_item_in_a_chunk_takes_no_innocent_item_with_it(unconfined: Clust
     sup = threading.Thread(target=supervise, daemon=True)
     sup.start()
     try:
+        yield
+    finally:
+        stop.set()
+        sup.join()
+    for w in cluster.workers:
+        wait_worker(w)
+
+
+def test_poison_item_ends_as_error(unconfined: Cluster) -> None:
+    """An item that kills its worker every time: an error after max_deliveries, not a loop."""
+    cluster = unconfined
+    with _supervised(cluster):
+        body = {
+            "verifier": "misbehave",
+            "items": [{"response": "crash_group"}, {"response": "fine-after-poison"}],
+        }
+        poison, fine = score(cluster.replicas[0].url, body)
+    assert poison["status"] == "error" and poison["reward"] is None
+    assert poison["error"]["kind"] == "worker_crashed"
+    assert poison["error"]["retryable"] is False
+    assert fine["status"] == "ok" and fine["reward"] == 1.0
+
+
+def test_poison_item_in_a_chunk_takes_no_innocent_item_with_it(unconfined: Cluster) -> None:
+    """A poison task shares a chunk entry with others: they are judged, it alone fails."""
+    cluster = unconfined
+    with _supervised(cluster):
         # 32 items: the engine sends chunks of 2 (its hint is 4 workers, 4 chunks
         # each), so the poison item travels with an innocent one in one stream entry.
         items = [{"response": "crash_group"}] + [{"response": f"fine-{i}"} for i in range(31)]
         results = score(cluster.replicas[0].url, {"verifier": "misbehave", "items": items})
-    finally:
-        stop.set()
-        sup.join()
     logs = [path.read_text() for path in cluster.tmp.glob("worker-*.log")]
     poison, fine = results[0], results[1:]
     assert poison["status"] == "error" and poison["error"]["kind"] == "worker_crashed"
     assert [(r["status"], r["reward"]) for r in fine] == [("ok", 1.0)] * 31
     assert any("splitting reclaimed entry" in text for text in logs)
-    for w in cluster.workers:
-        from cluster import wait_worker
-
-        wait_worker(w)
 
 
 def test_stalled_worker_is_bypassed(cluster: Cluster) -> None:
